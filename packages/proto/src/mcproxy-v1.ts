@@ -1,0 +1,35 @@
+// mcproxy.v1: the mc-proxy admin API (gRPC on a unix socket). Every message type,
+// its schema, the enums and the ProxyAdminService descriptor. test/exports.test.ts
+// fails when this list misses a generated name.
+export type {
+  AddRouteRequest,
+  AddRouteResponse,
+  Listener,
+  ListListenersRequest,
+  ListListenersResponse,
+  ListRoutesRequest,
+  ListRoutesResponse,
+  RemoveRouteRequest,
+  RemoveRouteResponse,
+  Route,
+  StatusRequest,
+  StatusResponse,
+} from "../gen/mcproxy/v1/admin_pb.js";
+export {
+  AddRouteRequestSchema,
+  AddRouteResponseSchema,
+  file_mcproxy_v1_admin,
+  ListenerSchema,
+  ListListenersRequestSchema,
+  ListListenersResponseSchema,
+  ListRoutesRequestSchema,
+  ListRoutesResponseSchema,
+  ProxyAdminService,
+  RemoveRouteRequestSchema,
+  RemoveRouteResponseSchema,
+  RouteMode,
+  RouteModeSchema,
+  RouteSchema,
+  StatusRequestSchema,
+  StatusResponseSchema,
+} from "../gen/mcproxy/v1/admin_pb.js";
