@@ -1,0 +1,71 @@
+// The container runtime as the agent needs it: a small port with one real implementation
+// (Podman) and a complete fake for unit tests.
+
+export interface PortPublish {
+  hostPort: number;
+  containerPort: number;
+  protocol: "tcp" | "udp";
+  hostIp?: string | undefined;
+}
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  /** Podman state: running, exited, created, paused, stopped, ... */
+  state: string;
+  /** Podman's human status, e.g. "Up 3 hours". */
+  status: string;
+  exitCode?: number | undefined;
+  labels: Record<string, string>;
+  ports: PortPublish[];
+  createdAt?: Date | undefined;
+  startedAt?: Date | undefined;
+  /** "healthy", "unhealthy", "starting" or "" when there is no check. */
+  health: string;
+  restartCount: number;
+}
+
+export interface CreateContainerSpec {
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  env: Record<string, string>;
+  ports: PortPublish[];
+  volumes: string[];
+  cmd?: string[] | undefined;
+  network?: string | undefined;
+  user?: string | undefined;
+  restart?: string | undefined;
+  /** Seconds Podman waits after SIGTERM before SIGKILL. */
+  stopTimeout?: number | undefined;
+}
+
+export interface LogLine {
+  stream: "stdout" | "stderr";
+  line: string;
+  time?: Date | undefined;
+}
+
+export interface LogOptions {
+  follow: boolean;
+  tail?: number | undefined;
+  since?: Date | undefined;
+  signal: AbortSignal;
+}
+
+export interface ContainerRuntime {
+  version(): Promise<string>;
+  /** All containers, running or not. */
+  list(): Promise<ContainerInfo[]>;
+  imageExists(image: string): Promise<boolean>;
+  pull(image: string): Promise<void>;
+  /** Creates (does not start) a container; returns its id. */
+  create(spec: CreateContainerSpec): Promise<string>;
+  start(name: string): Promise<void>;
+  stop(name: string, options?: { timeoutSeconds?: number }): Promise<void>;
+  restart(name: string): Promise<void>;
+  remove(name: string, options?: { force?: boolean }): Promise<void>;
+  rename(name: string, newName: string): Promise<void>;
+  logs(name: string, options: LogOptions): AsyncIterable<LogLine>;
+}
