@@ -1,3 +1,4 @@
+import { copyFileSync } from "node:fs";
 import { defineConfig } from "tsup";
 
 export default defineConfig({
@@ -7,4 +8,9 @@ export default defineConfig({
   dts: { entry: "src/index.ts" },
   clean: true,
   sourcemap: true,
+  splitting: true,
+  // The JSON Schema ships beside the code as `@mcp/servicedef/schema.json` for editors.
+  onSuccess: async () => {
+    copyFileSync("gen/schema.json", "dist/schema.json");
+  },
 });

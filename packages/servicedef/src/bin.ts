@@ -1,2 +1,67 @@
 #!/usr/bin/env node
-console.log("todo");
+// mcp-servicedef: lint, format and describe service definitions. Commands are loaded
+// lazily so that `--help` and completion do not pay for the parser.
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+
+const EXIT_USAGE = 2;
+
+async function main(): Promise<void> {
+  await yargs(hideBin(process.argv))
+    .scriptName("mcp-servicedef")
+    .usage("$0 <command> [options]")
+    .command(
+      "lint [paths..]",
+      "Check service definitions (files, or directories searched for *.toml)",
+      (y) =>
+        y
+          .positional("paths", { type: "string", array: true, describe: "files or directories" })
+          .option("json", { type: "boolean", default: false, describe: "print JSON for scripts" })
+          .demandOption("paths", "give at least one file or directory"),
+      async (argv) => {
+        const { lint } = await import("./cli/lint.ts");
+        process.exitCode = await lint(argv.paths as string[], { json: argv.json });
+      },
+    )
+    .command(
+      "fmt [paths..]",
+      "Rewrite service definitions in canonical form",
+      (y) =>
+        y
+          .positional("paths", { type: "string", array: true, describe: "files or directories" })
+          .option("check", {
+            type: "boolean",
+            default: false,
+            describe: "change nothing; list files that would change and exit 1",
+          })
+          .demandOption("paths", "give at least one file or directory"),
+      async (argv) => {
+        const { fmt } = await import("./cli/fmt.ts");
+        process.exitCode = await fmt(argv.paths as string[], { check: argv.check });
+      },
+    )
+    .command("schema", "Print the JSON Schema of service definitions", {}, async () => {
+      const { printSchema } = await import("./cli/schema.ts");
+      printSchema();
+    })
+    .completion("completion", "Print a shell completion script (bash/zsh)")
+    .demandCommand(1, "give a command: lint, fmt or schema")
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias("h", "help")
+    .version(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`mcp-servicedef: ${msg}\nRun mcp-servicedef --help for usage.\n`);
+      process.exit(EXIT_USAGE);
+    })
+    .parseAsync();
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(
+    `mcp-servicedef: unexpected error (a bug; please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+  );
+  process.exit(EXIT_USAGE);
+});

@@ -1,0 +1,47 @@
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+
+export interface Expanded {
+  files: string[];
+  /** Paths that could not be listed or do not exist, with the reason. */
+  errors: { file: string; message: string }[];
+}
+
+/**
+ * Files named on the command line are taken as they are (whatever their name); directories
+ * are searched recursively for *.toml. Everything else a directory holds is ignored.
+ */
+export async function expandPaths(paths: readonly string[]): Promise<Expanded> {
+  const files: string[] = [];
+  const errors: Expanded["errors"] = [];
+  for (const p of paths) {
+    let isDir: boolean;
+    try {
+      isDir = (await stat(p)).isDirectory();
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      errors.push({
+        file: p,
+        message:
+          code === "ENOENT" ? "no such file or directory" : `cannot read (${code ?? String(e)})`,
+      });
+      continue;
+    }
+    if (!isDir) {
+      files.push(p);
+      continue;
+    }
+    try {
+      const entries = await readdir(p, { recursive: true, withFileTypes: true });
+      const found = entries
+        .filter((e) => e.name.endsWith(".toml"))
+        .map((e) => join(e.parentPath, e.name))
+        .sort();
+      files.push(...found);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      errors.push({ file: p, message: `cannot list directory (${code ?? String(e)})` });
+    }
+  }
+  return { files, errors };
+}
