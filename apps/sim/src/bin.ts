@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// mcp-sim: run the platform stand-ins on loopback. Commands load lazily so --help is fast.
+// Later: `up` / `down` (the whole local platform including an agent) go here too.
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+
+const dirOption = {
+  type: "string",
+  demandOption: true,
+  describe: "state directory (kept across restarts)",
+} as const;
+
+async function main(): Promise<void> {
+  await yargs(hideBin(process.argv))
+    .scriptName("mcp-sim")
+    .usage("$0 <command>\n\nStand-ins for MCIAS, Metacrypt, mc-proxy and MCNS, on loopback.")
+    .command(
+      "run",
+      "run sim services in the foreground until interrupted",
+      (y) =>
+        y
+          .option("dir", dirOption)
+          .option("only", {
+            type: "string",
+            describe: "comma-separated modules to run (default: all)",
+          })
+          .option("host", { type: "string", default: "127.0.0.1", describe: "loopback address" })
+          .option("token-ttl", {
+            type: "string",
+            describe: "MCIAS: lifetime of login tokens (e.g. 1h)",
+          })
+          .option("json", {
+            type: "boolean",
+            default: false,
+            describe: "print endpoints as one JSON line",
+          }),
+      async (argv) => {
+        const { runCommand } = await import("./commands/run.ts");
+        await runCommand({
+          dir: argv.dir,
+          only: argv.only
+            ? argv.only
+                .split(",")
+                .map((s) => s.trim())
+                .filter(Boolean)
+            : undefined,
+          host: argv.host,
+          tokenTtl: argv["token-ttl"],
+          json: argv.json,
+        });
+      },
+    )
+    .command("mcias", "MCIAS stand-in administration", (y) =>
+      y
+        .command(
+          "token",
+          "mint a token for an account and print it (works whether or not the sim runs)",
+          (yy) =>
+            yy
+              .option("dir", dirOption)
+              .option("user", { type: "string", demandOption: true, describe: "account name" })
+              .option("ttl", { type: "string", default: "30d", describe: "token lifetime" })
+              .option("out", {
+                type: "string",
+                describe: "write the token to this file (0600) instead",
+              }),
+          async (argv) => {
+            const { mintTokenCommand } = await import("./commands/mcias.ts");
+            await mintTokenCommand({
+              dir: argv.dir,
+              user: argv.user,
+              ttl: argv.ttl,
+              out: argv.out,
+            });
+          },
+        )
+        .command(
+          "user",
+          "add or replace an account",
+          (yy) =>
+            yy
+              .option("dir", dirOption)
+              .option("user", { type: "string", demandOption: true, describe: "account name" })
+              .option("password", { type: "string", describe: "password (omit: cannot log in)" })
+              .option("roles", { type: "string", default: "", describe: "comma-separated roles" })
+              .option("kind", { choices: ["user", "service"] as const, default: "user" as const }),
+          async (argv) => {
+            const { userCommand } = await import("./commands/mcias.ts");
+            await userCommand({
+              dir: argv.dir,
+              user: argv.user,
+              password: argv.password,
+              roles: argv.roles
+                .split(",")
+                .map((s) => s.trim())
+                .filter(Boolean),
+              kind: argv.kind,
+            });
+          },
+        )
+        .demandCommand(1)
+        .strict(),
+    )
+    .demandCommand(1)
+    .strict()
+    .help()
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`mcp-sim: ${msg}\n`);
+      process.exit(2);
+    })
+    .parseAsync();
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`mcp-sim: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+import type { SimLogger } from "../framework.ts";
+import { startSim } from "../runner.ts";
+
+export interface RunOptions {
+  dir: string;
+  only: string[] | undefined;
+  host: string;
+  tokenTtl: string | undefined;
+  json: boolean;
+}
+
+const stderrLogger: SimLogger = {
+  info: (msg, f) => process.stderr.write(`${msg}${fmt(f)}\n`),
+  warn: (msg, f) => process.stderr.write(`warning: ${msg}${fmt(f)}\n`),
+  error: (msg, f) => process.stderr.write(`error: ${msg}${fmt(f)}\n`),
+};
+
+function fmt(f?: Record<string, unknown>): string {
+  if (!f) return "";
+  return Object.entries(f)
+    .map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join("");
+}
+
+/** Runs in the foreground; stdout gets one line per module, then `ready <sim.json>`. */
+export async function runCommand(opts: RunOptions): Promise<void> {
+  const sim = await startSim({
+    dir: opts.dir,
+    ...(opts.only ? { only: opts.only } : {}),
+    host: opts.host,
+    log: stderrLogger,
+    options: { tokenTtl: opts.tokenTtl },
+  });
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(sim.info)}\n`);
+  } else {
+    for (const ep of Object.values(sim.endpoints)) {
+      const where = [
+        ep.url,
+        ep.socket,
+        ...Object.entries(ep.extra ?? {})
+          .filter(([k]) => k.endsWith("Address"))
+          .map(([k, v]) => `${k}=${v}`),
+      ]
+        .filter(Boolean)
+        .join(" ");
+      process.stdout.write(`${ep.name.padEnd(10)} ${where}\n`);
+    }
+    process.stdout.write(`ready ${sim.dir}/sim.json\n`);
+  }
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
+  await sim.stop();
+}

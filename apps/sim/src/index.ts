@@ -1,0 +1,15 @@
+export { parseDuration } from "./duration.ts";
+export type {
+  SimContext,
+  SimEndpoint,
+  SimHandle,
+  SimLogger,
+  SimModule,
+  SimTls,
+} from "./framework.ts";
+export { closeServer, hostPort, listenPreferred } from "./framework.ts";
+export { DEFAULT_TOKEN_TTL, MciasStore, mciasModule } from "./mcias/index.ts";
+export { simModules } from "./modules.ts";
+export type { SimInfo, SimInstance, StartSimOptions } from "./runner.ts";
+export { planModules, readSimInfo, silentLogger, startSim } from "./runner.ts";
+export { ensureLocalCa, issueServerCert } from "./tls.ts";
