@@ -1,18 +1,19 @@
 // The mc-proxy stand-in: SNI-routing TLS listeners on loopback plus the ProxyAdminService admin
-// API (gRPC over HTTP/2 on a unix socket), with routes kept in <dir>/mcproxy/routes.json.
+// API (gRPC over HTTP/2 on a unix socket), with routes kept in <dir>/routes.json.
 //
 // Listener names are the public addresses the real proxy listens on (":443", ":8443",
 // ":9443"); the sim serves each on a loopback port and records the mapping in
-// <dir>/mcproxy/state.json.
+// <dir>/state.json.
 
 import { readFile, rm, stat } from "node:fs/promises";
 import http2 from "node:http2";
 import net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { ProxyAdminService, type Route, RouteMode } from "@mcp/proto/mcproxy/v1";
+import { ProxyAdminService, type Route, RouteMode, RouteSchema } from "@mcp/proto/mcproxy/v1";
 import { type ActiveRoute, type RunningListener, startListener } from "./dataplane.ts";
 import { normalizeHostname, type RouteSpec, validateRoute } from "./routes.ts";
 import { readRoutesFile, readStateFile, writeJsonAtomic } from "./store.ts";
@@ -27,10 +28,10 @@ export interface McProxyListenerConfig {
 }
 
 export interface McProxySimOptions {
-  /** State directory; the sim keeps its files in `<dir>/mcproxy/`. */
+  /** State directory: routes.json, state.json and (by default) the admin socket. */
   dir: string;
   listeners?: McProxyListenerConfig[];
-  /** Default `<dir>/mcproxy/mc-proxy.sock`. */
+  /** Default `<dir>/mc-proxy.sock`. */
   socketPath?: string;
   /** Loopback address for the listeners, default 127.0.0.1. */
   host?: string;
@@ -106,7 +107,7 @@ function socketAnswers(socketPath: string): Promise<boolean> {
 
 export async function startMcProxySim(options: McProxySimOptions): Promise<McProxySim> {
   const log = options.log ?? (() => {});
-  const base = path.join(options.dir, "mcproxy");
+  const base = options.dir;
   const routesFile = path.join(base, "routes.json");
   const stateFile = path.join(base, "state.json");
   const socketPath = options.socketPath ?? path.join(base, "mc-proxy.sock");
@@ -183,15 +184,16 @@ export async function startMcProxySim(options: McProxySimOptions): Promise<McPro
     return next;
   };
 
-  const toProto = (spec: RouteSpec): Partial<Route> => ({
-    listener: spec.listener,
-    hostname: spec.hostname,
-    backend: spec.backend,
-    mode: modeToProto[spec.mode],
-    tlsCert: spec.tlsCert,
-    tlsKey: spec.tlsKey,
-    backendTls: spec.backendTls,
-  });
+  const toProto = (spec: RouteSpec): Route =>
+    create(RouteSchema, {
+      listener: spec.listener,
+      hostname: spec.hostname,
+      backend: spec.backend,
+      mode: modeToProto[spec.mode],
+      tlsCert: spec.tlsCert,
+      tlsKey: spec.tlsKey,
+      backendTls: spec.backendTls,
+    });
 
   const routesOf = (listener: string) => {
     if (listener === "") throw new ConnectError("listener is required", Code.InvalidArgument);
@@ -214,7 +216,7 @@ export async function startMcProxySim(options: McProxySimOptions): Promise<McPro
       listRoutes: (req) => ({
         routes: [...routesOf(req.listener).values()]
           .map((r) => toProto(r.spec))
-          .sort((a, b) => (a.hostname! < b.hostname! ? -1 : 1)),
+          .sort((a, b) => (a.hostname < b.hostname ? -1 : 1)),
       }),
       addRoute: async (req) => {
         const routes = routesOf(req.listener);
