@@ -25,7 +25,7 @@ export interface NewRecord {
 
 export const DEFAULT_TTL = 300;
 
-const LABEL = /^(?:\*|[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)$/;
+const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 
 /** Lower-case, no trailing dot; each label 1–63 characters of letters, digits, `-` and `_`. */
 export function normaliseZone(zone: string): string {
