@@ -6,11 +6,11 @@ import { mciasModule } from "./mcias/index.ts";
 
 // metacrypt: import { metacryptModule } from "./metacrypt/index.ts";
 // mcns: import { mcnsModule } from "./mcns/index.ts";
-// mcproxy: import { mcproxyModule } from "./mcproxy/index.ts";
+import { mcproxyModule } from "./mcproxy/index.ts";
 
 export const simModules: readonly SimModule[] = [
   mciasModule,
   // metacryptModule,
-  // mcproxyModule,
+  mcproxyModule,
   // mcnsModule,
 ];
