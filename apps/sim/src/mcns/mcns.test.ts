@@ -173,7 +173,7 @@ describe("MCNS sim with @mcp/mcns-client", () => {
 
     const udp = await udpQuery(sim, `missing.${ZONE}`, "A");
     expect(rcodeOf(udp)).toBe("NXDOMAIN");
-    expect(udp.flag_aa).toBe(true);
+    expect((udp as { flag_aa?: boolean }).flag_aa).toBe(true);
     expect(udp.authorities?.[0]).toMatchObject({ type: "SOA", name: ZONE });
 
     const tcp = await tcpQuery(sim, `www.${ZONE}`, "A");

@@ -14,7 +14,11 @@ import {
   needsRenewal,
 } from "@mcp/metacrypt-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mciasModule } from "../mcias/index.ts";
+import { MciasStore } from "../mcias/store.ts";
+import { startSim } from "../runner.ts";
 import { parseGoDuration } from "./duration.ts";
+import { metacryptModule } from "./index.ts";
 import { type MetacryptSim, startMetacryptSim } from "./server.ts";
 
 const HOUR = 3_600_000;
@@ -69,7 +73,7 @@ describe("Metacrypt sim with @mcp/metacrypt-client", () => {
     await c.close();
 
     const leaf = new X509Certificate(issued.certificate);
-    const root = new X509Certificate(await readFile(join(dir, "metacrypt", "ca.pem")));
+    const root = new X509Certificate(await readFile(join(dir, "ca.pem")));
     expect(issued.caChain).toHaveLength(1);
     expect(new X509Certificate(issued.caChain[0] as string).fingerprint256).toBe(
       root.fingerprint256,
@@ -148,7 +152,7 @@ describe("Metacrypt sim with @mcp/metacrypt-client", () => {
     expect(new X509Certificate(again.certificate).checkIssued(new X509Certificate(caBefore))).toBe(
       true,
     );
-    expect((await stat(join(dir, "metacrypt", "ca-key.pem"))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dir, "ca-key.pem"))).mode & 0o777).toBe(0o600);
   });
 
   it("serves its CA at /v1/ca", async () => {
@@ -198,11 +202,11 @@ describe("Metacrypt sim with @mcp/metacrypt-client", () => {
     }
   });
 
-  it("reads tokens from <dir>/metacrypt/tokens", async () => {
+  it("reads tokens from <dir>/tokens", async () => {
     const d = await mkdtemp(join(tmpdir(), "mcp-metacrypt-sim-"));
     const first = await startMetacryptSim({ dir: d });
     await first.stop();
-    await writeFile(join(d, "metacrypt", "tokens"), "# operator tokens\nalpha\nbeta\n");
+    await writeFile(join(d, "tokens"), "# operator tokens\nalpha\nbeta\n");
     const s = await startMetacryptSim({ dir: d });
     try {
       expect(s.token).toBe("alpha");
@@ -234,5 +238,38 @@ describe("Metacrypt sim with @mcp/metacrypt-client", () => {
     const e = await c.issueCertificate(request).catch((x: unknown) => x);
     expect(isMetacryptUnreachableError(e)).toBe(true);
     await c.close();
+  });
+});
+
+describe("metacrypt as an mcp-sim module", () => {
+  it("starts beside MCIAS, accepts MCIAS tokens and its token file, and keeps its port", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "mcp-metacrypt-mod-"));
+    const modules = [mciasModule, metacryptModule];
+    let sim = await startSim({ dir, modules });
+    try {
+      const ep = sim.endpoints.metacrypt;
+      expect(ep?.caFile).toBe(join(dir, "metacrypt", "ca.pem"));
+      const ca = await readFile(ep?.caFile as string, "utf8");
+      const { token } = await new MciasStore(join(dir, "mcias")).issueToken("admin", HOUR);
+      const viaMcias = createMetacryptClient({ url: ep?.url as string, token, ca });
+      const issued = await viaMcias.issueCertificate(request);
+      await viaMcias.close();
+      expect(new X509Certificate(issued.certificate).checkIssued(new X509Certificate(ca))).toBe(
+        true,
+      );
+
+      const fileToken = (await readFile(ep?.extra?.tokenFile as string, "utf8")).trim();
+      const viaFile = createMetacryptClient({ url: ep?.url as string, token: fileToken, ca });
+      await expect(viaFile.issueCertificate(request)).resolves.toBeDefined();
+      await viaFile.close();
+
+      const port = ep?.port;
+      await sim.stop();
+      sim = await startSim({ dir, modules });
+      expect(sim.endpoints.metacrypt?.port).toBe(port);
+    } finally {
+      await sim.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,24 +1,26 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { PROFILES, type Profile, SimCa, writeAtomic } from "./ca.ts";
+import { closeServer, hostPort, listenPreferred } from "../framework.ts";
+import { PROFILES, type Profile, SimCa } from "./ca.ts";
 import { parseGoDuration } from "./duration.ts";
+import { type MciasPeer, tokenChecker } from "./tokens.ts";
 
 export interface MetacryptSimOptions {
-  /** State directory; the sim keeps its files in `<dir>/metacrypt/`. */
+  /** The module's state directory (`DIR/metacrypt/` under mcp-sim): CA, index, tokens. */
   dir: string;
   host?: string;
-  /** 0 (default) picks a free port. */
+  /** Port to prefer (kept across restarts when free); otherwise a free one. */
   port?: number;
   /**
-   * Decides whether a bearer token may issue. When absent, tokens are read from
-   * `<dir>/metacrypt/tokens` (one per line); if that file does not exist it is created
-   * with one random token, returned as `token`.
+   * Decides whether a bearer token may issue, instead of the default: the tokens in
+   * `<dir>/tokens` (one per line; created with one random token if missing), or any token
+   * that `mcias` validates.
    */
   validateToken?: (token: string) => boolean | Promise<boolean>;
+  /** MCIAS to validate tokens with, in addition to the token file. */
+  mcias?: MciasPeer;
   /** Engine mounts that exist (default `["pki"]`); others answer 404. */
   mounts?: readonly string[];
   /** Longest TTL granted (default 8760h); longer requests answer 400. */
@@ -28,12 +30,14 @@ export interface MetacryptSimOptions {
 export interface MetacryptSim {
   /** `https://host:port` */
   url: string;
+  port: number;
   /** PEM of the root CA: trust it to talk to the sim and to check what it issues. */
   caPem: string;
-  /** `<dir>/metacrypt/ca.pem` */
+  /** `<dir>/ca.pem` */
   caFile: string;
-  /** The token from the tokens file, when no `validateToken` was given. */
+  /** The first token of the token file (undefined when `validateToken` was given). */
   token: string | undefined;
+  tokensFile: string | undefined;
   ca: SimCa;
   stop(): Promise<void>;
 }
@@ -43,18 +47,24 @@ const LABEL = /^(?:\*|[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)$/i;
 
 /** Starts the Metacrypt stand-in: a real CA behind HTTPS, see apps/sim/src/metacrypt/README.md. */
 export async function startMetacryptSim(options: MetacryptSimOptions): Promise<MetacryptSim> {
-  const dir = join(options.dir, "metacrypt");
+  const dir = options.dir;
   const ca = await SimCa.open(dir);
   const host = options.host ?? "127.0.0.1";
   const mounts = new Set(options.mounts ?? ["pki"]);
   const maxTtlMs = options.maxTtlMs ?? 8760 * 3_600_000;
 
   let token: string | undefined;
+  let tokensFile: string | undefined;
   let validate = options.validateToken;
   if (!validate) {
-    const tokens = await loadTokens(join(dir, "tokens"));
-    token = tokens[0];
-    validate = (t) => tokens.some((known) => safeEqual(known, t));
+    const checker = await tokenChecker({
+      tokensFile: join(dir, "tokens"),
+      serviceName: "metacrypt",
+      ...(options.mcias ? { mcias: options.mcias } : {}),
+    });
+    token = checker.staticToken;
+    tokensFile = checker.tokensFile;
+    validate = checker.validate;
   }
 
   // The sim's own serving certificate comes from its CA, so clients trust it through ca.pem.
@@ -120,23 +130,16 @@ export async function startMetacryptSim(options: MetacryptSimOptions): Promise<M
     });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  if (addr === null || typeof addr === "string") throw new Error("metacrypt sim: no TCP address");
-  const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const port = await listenPreferred(server, host, options.port);
   return {
-    url: `https://${urlHost}:${addr.port}`,
+    url: `https://${hostPort(host, port)}`,
+    port,
     caPem: ca.caPem,
     caFile: ca.caFile,
     token,
+    tokensFile,
     ca,
-    stop: () => close(server),
+    stop: () => closeServer(server),
   };
 }
 
@@ -211,28 +214,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-async function loadTokens(file: string): Promise<string[]> {
-  try {
-    const tokens = (await readFile(file, "utf8"))
-      .split("\n")
-      .map((l) => l.trim())
-      .filter((l) => l !== "" && !l.startsWith("#"));
-    if (tokens.length === 0) throw new Error(`${file}: no tokens in the file`);
-    return tokens;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-  }
-  const token = randomBytes(24).toString("base64url");
-  await writeAtomic(file, `${token}\n`, 0o600);
-  return [token];
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -255,11 +236,4 @@ function send(res: ServerResponse, status: number, body: unknown): void {
     "content-length": Buffer.byteLength(text),
   });
   res.end(text);
-}
-
-function close(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((e) => (e ? reject(e) : resolve()));
-    server.closeAllConnections();
-  });
 }
