@@ -24,13 +24,15 @@ export type PositionMap = Map<string, PositionEntry>;
 
 const BARE_KEY = /^[A-Za-z0-9_-]+$/;
 
+export function appendPath(path: string, s: PathSegment): string {
+  if (typeof s === "number") return `${path}[${s}]`;
+  if (BARE_KEY.test(s)) return path === "" ? s : `${path}.${s}`;
+  return `${path}[${JSON.stringify(s)}]`;
+}
+
 export function joinPath(segments: readonly PathSegment[]): string {
   let out = "";
-  for (const s of segments) {
-    if (typeof s === "number") out += `[${s}]`;
-    else if (BARE_KEY.test(s)) out += out === "" ? s : `.${s}`;
-    else out += `[${JSON.stringify(s)}]`;
-  }
+  for (const s of segments) out = appendPath(out, s);
   return out;
 }
 
@@ -63,7 +65,10 @@ class Scanner {
   }
 
   entry(path: readonly PathSegment[]): PositionEntry {
-    const key = joinPath(path);
+    return this.entryAt(joinPath(path));
+  }
+
+  entryAt(key: string): PositionEntry {
     let e = this.map.get(key);
     if (!e) {
       e = {};
@@ -116,22 +121,24 @@ class Scanner {
     this.skipSpaces();
     this.i += isArray ? 2 : 1;
     const resolved: PathSegment[] = [];
+    let joined = "";
     keys.forEach((k, n) => {
       resolved.push(k.name);
+      joined = appendPath(joined, k.name);
       const last = n === keys.length - 1;
-      const arrayKey = joinPath(resolved);
+      if (!last) this.entryAt(joined).key ??= this.pos(k.at);
+      const count = this.arrayCounts.get(joined);
       if (last && isArray) {
-        const count = this.arrayCounts.get(arrayKey) ?? 0;
-        this.arrayCounts.set(arrayKey, count + 1);
-        if (count === 0) this.entry(resolved).key ??= this.pos(start);
-        resolved.push(count);
-      } else {
-        const count = this.arrayCounts.get(arrayKey);
-        if (count !== undefined && !last) resolved.push(count - 1);
+        this.arrayCounts.set(joined, (count ?? 0) + 1);
+        if (count === undefined) this.entryAt(joined).key ??= this.pos(start);
+        resolved.push(count ?? 0);
+        joined = appendPath(joined, count ?? 0);
+      } else if (count !== undefined && !last) {
+        resolved.push(count - 1);
+        joined = appendPath(joined, count - 1);
       }
     });
-    const e = this.entry(resolved);
-    e.key ??= this.pos(start);
+    this.entryAt(joined).key ??= this.pos(start);
     this.table = resolved;
   }
 
@@ -174,9 +181,11 @@ class Scanner {
   keyValue(base: readonly PathSegment[], depth: number): void {
     const keys = this.keys();
     const path = [...base];
+    let joined = joinPath(base);
     for (const k of keys) {
       path.push(k.name);
-      this.entry(path).key ??= this.pos(k.at);
+      joined = appendPath(joined, k.name);
+      this.entryAt(joined).key ??= this.pos(k.at);
     }
     this.skipSpaces();
     if (this.peek() === "=") this.i++;

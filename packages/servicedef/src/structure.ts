@@ -111,6 +111,8 @@ export function walk(
       const props = schema.properties ?? {};
       const out: Record<string, unknown> = {};
       for (const [key, v] of Object.entries(value)) {
+        // An object built in code may carry `key: undefined` for an absent optional key.
+        if (v === undefined) continue;
         const sub = Object.hasOwn(props, key)
           ? props[key]
           : typeof schema.additionalProperties === "object"
@@ -137,7 +139,7 @@ export function walk(
           });
       }
       for (const key of schema.required ?? []) {
-        if (!Object.hasOwn(value, key)) {
+        if (value[key] === undefined || !Object.hasOwn(value, key)) {
           report.add(
             "missing-field",
             [...path, key],
@@ -147,7 +149,7 @@ export function walk(
         }
       }
       for (const [key, sub] of Object.entries(props)) {
-        if (!Object.hasOwn(out, key) && !Object.hasOwn(value, key) && sub.default !== undefined)
+        if (!Object.hasOwn(out, key) && value[key] === undefined && sub.default !== undefined)
           out[key] = sub.default;
       }
       return out;
