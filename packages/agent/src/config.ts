@@ -93,7 +93,7 @@ const configSchema = z.strictObject(
   Object.fromEntries(
     Object.entries(sections).map(([name, schema]) => [
       name,
-      required.has(name) ? schema : schema.prefault({} as never),
+      required.has(name) ? schema : (schema as z.ZodObject).prefault({}),
     ]),
   ) as { [K in keyof typeof sections]: (typeof sections)[K] },
 );

@@ -1,0 +1,66 @@
+import { LABEL_COMPONENT, LABEL_SERVICE, LABEL_VERSION } from "./deploy/plan.ts";
+import type { ContainerInfo, ContainerRuntime } from "./runtime/runtime.ts";
+import type { Store } from "./store/store.ts";
+
+/**
+ * The agent's view of the node's containers, kept from one `podman ps` per refresh so that
+ * reads (`ps`, `status`) do not each pay Podman's start-up. Writes invalidate it; a refresh
+ * in flight is shared by every reader that asks meanwhile.
+ */
+export class ObservedState {
+  #containers: ContainerInfo[] = [];
+  #at = 0;
+  #valid = false;
+  #inflight: Promise<ContainerInfo[]> | undefined;
+
+  constructor(
+    private readonly runtime: ContainerRuntime,
+    private readonly store: Store,
+    private readonly maxAgeMs = 2000,
+  ) {}
+
+  get observedAt(): Date {
+    return new Date(this.#at);
+  }
+
+  invalidate(): void {
+    this.#valid = false;
+  }
+
+  /** Cached list when fresh, else one refresh. */
+  async list(): Promise<ContainerInfo[]> {
+    if (this.#valid && Date.now() - this.#at < this.maxAgeMs) return this.#containers;
+    return this.refresh();
+  }
+
+  /** A fresh list from the runtime (shared with concurrent callers). */
+  refresh(): Promise<ContainerInfo[]> {
+    if (this.#inflight) return this.#inflight;
+    const p = this.runtime
+      .list()
+      .then((containers) => {
+        this.#containers = containers;
+        this.#at = Date.now();
+        this.#valid = true;
+        this.store.replaceObserved(
+          containers.map((c) => ({
+            name: c.name,
+            id: c.id,
+            image: c.image,
+            state: c.state,
+            exitCode: c.exitCode ?? null,
+            health: c.health,
+            service: c.labels[LABEL_SERVICE] ?? "",
+            component: c.labels[LABEL_COMPONENT] ?? "",
+            version: c.labels[LABEL_VERSION] ?? "",
+          })),
+        );
+        return containers;
+      })
+      .finally(() => {
+        this.#inflight = undefined;
+      });
+    this.#inflight = p;
+    return p;
+  }
+}
