@@ -16,7 +16,7 @@ fi
 
 # 1. Packages. apt-get update only when something is missing, so a re-run costs nothing.
 packages=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker-registry catatonit
-  ca-certificates)
+  netavark aardvark-dns ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -58,7 +58,8 @@ fi
 # 3. containers.conf: runc (crun fails on hybrid cgroups here), ulimits within the hard
 # nofile limit of 20000, no session keyring per container (kernel.keys.maxkeys=200 caps
 # rootless Podman at ~196 running containers otherwise), cgroupfs and file events because
-# the agent's user has no systemd user session.
+# the agent's user has no systemd user session; netavark + aardvark-dns so that networks
+# get DNS (container names resolve), which Debian's default CNI backend does not give.
 conf=/etc/containers/containers.conf
 want_conf="# Written by MCP scripts/setup-system.sh
 [containers]
@@ -67,6 +68,7 @@ keyring = false
 
 [engine]
 runtime = \"runc\"
+network_backend = \"netavark\"
 cgroup_manager = \"cgroupfs\"
 events_logger = \"file\"
 "
