@@ -1,0 +1,235 @@
+// The one file that registers mcp's commands. It stays light on purpose: yargs and a few small
+// modules load here, while every command, Connect, protobuf and the table renderer load only
+// when a command runs, so `mcp --help` and shell completion answer quickly.
+import type { Argv } from "yargs";
+import yargs from "yargs";
+import type { Context } from "./context.js";
+import { ExitCode, usageError } from "./errors.js";
+import { colorEnabled, makeStyle, type Writer } from "./output.js";
+import { reportError } from "./report.js";
+
+declare const MCP_CLI_VERSION: string | undefined;
+const version = typeof MCP_CLI_VERSION === "string" ? MCP_CLI_VERSION : "0.0.0-dev";
+
+/** The process around a run: real streams in bin.ts, string sinks in tests. */
+export interface CliIo {
+  stdout: Writer & NodeJS.WritableStream;
+  stderr: Writer & NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: Record<string, string | undefined>;
+  cwd: string;
+  home: string;
+}
+
+/** Options every command understands. */
+export interface GlobalArgs {
+  config?: string | undefined;
+  json: boolean;
+  timeout: number;
+}
+
+export type ContextFactory = (io: CliIo, globals: GlobalArgs) => Context;
+
+export interface RunOptions {
+  /** Replaces the real context (tests: fake transports). */
+  context?: ContextFactory;
+  /** Ctrl-C: aborts streams (`logs -f` stops cleanly). */
+  signal?: AbortSignal;
+}
+
+type Handler<A> = (ctx: Context, args: A, signal: AbortSignal | undefined) => Promise<number>;
+
+/**
+ * Parses argv, runs the command, and returns the exit code. Never throws: the one top-level
+ * catch below turns errors into output and a code.
+ */
+export async function run(
+  argv: readonly string[],
+  io: CliIo,
+  opts: RunOptions = {},
+): Promise<number> {
+  const errStyle = makeStyle(colorEnabled(io.env, io.stderr.isTTY === true));
+  let code: number = ExitCode.Ok;
+  let ctx: Context | undefined;
+
+  const handle =
+    <A>(load: () => Promise<Handler<A>>) =>
+    async (args: A & GlobalArgs) => {
+      const [command, factory] = await Promise.all([load(), contextFactory(opts)]);
+      ctx = factory(io, { config: args.config, json: args.json, timeout: args.timeout });
+      code = await command(ctx, args, opts.signal);
+    };
+
+  const service = <T>(y: Argv<T>) =>
+    y.positional("service", { type: "string", demandOption: true, describe: "service name" });
+  const component = <T>(y: Argv<T>) =>
+    y.positional("component", { type: "string", describe: "only this component" });
+
+  const parser = yargs([...argv])
+    .scriptName("mcp")
+    .usage("$0 <command> [options]\n\nDeploy and watch services on the MCP fleet.")
+    .env(false)
+    .option("config", {
+      type: "string",
+      describe: "path of mcp.toml (default: $MCP_CONFIG, else ~/.config/mcp/mcp.toml)",
+      global: true,
+    })
+    .option("json", {
+      type: "boolean",
+      default: false,
+      describe: "machine-readable output",
+      global: true,
+    })
+    .option("timeout", {
+      type: "number",
+      default: 10,
+      describe: "seconds to wait for an agent to answer",
+      global: true,
+    })
+    .command(
+      "deploy <service>",
+      "Validate services/<service>.toml and deploy it to its node",
+      (y) =>
+        service(y)
+          .option("dry-run", {
+            type: "boolean",
+            default: false,
+            describe: "print the plan, change nothing",
+          })
+          .option("component", { type: "string", describe: "only (re)deploy this component" }),
+      handle(async () => (await import("./commands/deploy.js")).deploy),
+    )
+    .command(
+      "undeploy <service>",
+      "Tear a service down: DNS, routes, containers, certificates, ports",
+      (y) => service(y),
+      handle(async () => (await import("./commands/undeploy.js")).undeploy),
+    )
+    .command(
+      "stop <service> [component]",
+      "Remove DNS and routes, then stop the containers",
+      (y) => component(service(y)),
+      handle(async () => (await import("./commands/stop.js")).stop),
+    )
+    .command(
+      "start <service> [component]",
+      "Start stopped containers and register them again",
+      (y) => component(service(y)),
+      handle(async () => (await import("./commands/start.js")).start),
+    )
+    .command(
+      "restart <service> [component]",
+      "Restart containers in place",
+      (y) => component(service(y)),
+      handle(async () => (await import("./commands/restart.js")).restart),
+    )
+    .command(
+      "ps",
+      "List containers on every node",
+      (y) =>
+        y
+          .option("all", {
+            alias: "a",
+            type: "boolean",
+            default: false,
+            describe: "include unmanaged containers",
+          })
+          .option("node", { type: "string", describe: "only this node" }),
+      handle(async () => (await import("./commands/ps.js")).ps),
+    )
+    .command(
+      "status [service]",
+      "Desired against observed state: every service, or one in detail",
+      (y) => y.positional("service", { type: "string", describe: "service name" }),
+      handle(async () => (await import("./commands/status.js")).status),
+    )
+    .command(
+      "logs <service> [component]",
+      "Print (or follow) container logs",
+      (y) =>
+        component(service(y))
+          .option("follow", {
+            alias: "f",
+            type: "boolean",
+            default: false,
+            describe: "keep printing new lines",
+          })
+          .option("tail", { type: "number", describe: "last N lines per component" })
+          .option("since", {
+            type: "string",
+            describe: 'only newer lines: a duration ("10m") or a time (RFC 3339)',
+          }),
+      handle(async () => (await import("./commands/logs.js")).logs),
+    )
+    .command(
+      "sync",
+      "Push every definition in the services directory to its node",
+      (y) =>
+        y.option("dry-run", {
+          type: "boolean",
+          default: false,
+          describe: "report what would change",
+        }),
+      handle(async () => (await import("./commands/sync.js")).sync),
+    )
+    .command(
+      "edit <service>",
+      "Edit services/<service>.toml in $VISUAL/$EDITOR, validated before it is saved",
+      (y) => service(y),
+      handle(async () => (await import("./commands/edit.js")).edit),
+    )
+    .command("node", "Nodes of the fleet", (y) =>
+      y
+        .command(
+          "list",
+          "Every node in mcp.toml with its agent's version",
+          (yy) => yy,
+          handle(async () => (await import("./commands/node-list.js")).nodeList),
+        )
+        .demandCommand(1, "name a node command: list"),
+    )
+    .command(
+      "login",
+      "Get a token from MCIAS and save it beside mcp.toml",
+      (y) =>
+        y
+          .option("username", {
+            alias: "u",
+            type: "string",
+            describe: "MCIAS user (asked when absent)",
+          })
+          .option("password-stdin", {
+            type: "boolean",
+            default: false,
+            describe: "read the password from stdin",
+          })
+          .option("totp", { type: "string", describe: "one-time code, if the account has TOTP" }),
+      handle(async () => (await import("./commands/login.js")).login),
+    )
+    .completion("completion", "Print a completion script for bash or zsh (chosen by $SHELL)")
+    .demandCommand(1, "name a command (see mcp --help)")
+    .recommendCommands()
+    .strict()
+    .help()
+    .alias("h", "help")
+    .version(version)
+    .wrap(Math.min(100, (io.stdout as { columns?: number }).columns ?? 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw usageError(msg ?? "invalid arguments", "see `mcp --help`, or `mcp <command> --help`");
+    });
+
+  try {
+    await parser.parseAsync();
+    return code;
+  } catch (e) {
+    return reportError(e, io.stderr, errStyle, io.env);
+  } finally {
+    ctx?.close();
+  }
+}
+
+async function contextFactory(opts: RunOptions): Promise<ContextFactory> {
+  if (opts.context) return opts.context;
+  return (await import("./real-context.js")).createContext;
+}
