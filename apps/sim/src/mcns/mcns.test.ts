@@ -14,6 +14,10 @@ import {
 } from "@mcp/mcns-client";
 import * as dnsPacket from "dns-packet";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { mciasModule } from "../mcias/index.ts";
+import { MciasStore } from "../mcias/store.ts";
+import { startSim } from "../runner.ts";
+import { mcnsModule } from "./index.ts";
 import { type McnsSim, startMcnsSim } from "./server.ts";
 
 const ZONE = "svc.mcp.metacircular.net";
@@ -193,7 +197,7 @@ describe("MCNS sim with @mcp/mcns-client", () => {
     const made = await client.createRecord(ZONE, { name: "kept", type: "A", value: "10.5.5.5" });
     const { dnsPort } = sim;
     await sim.stop();
-    const saved = JSON.parse(await readFile(join(dir, "mcns", "records.json"), "utf8")) as {
+    const saved = JSON.parse(await readFile(join(dir, "records.json"), "utf8")) as {
       zones: Record<string, { records: { id: string }[] }>;
     };
     expect(saved.zones[ZONE]?.records.map((r) => r.id)).toContain(made.id);
@@ -218,6 +222,44 @@ describe("MCNS sim with @mcp/mcns-client", () => {
       await c.close();
       await s.stop();
       await rm(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("mcns as an mcp-sim module", () => {
+  it("serves HTTPS with the sim CA, accepts MCIAS tokens, and keeps its DNS port across restarts", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "mcp-mcns-mod-"));
+    const modules = [mciasModule, mcnsModule];
+    let sim = await startSim({
+      dir,
+      modules,
+      options: { mcnsZones: "svc.mcp.metacircular.net,lab.test" },
+    });
+    try {
+      const ep = sim.endpoints.mcns;
+      expect(ep?.url).toMatch(/^https:/);
+      expect(ep?.extra?.zones).toBe("svc.mcp.metacircular.net,lab.test");
+      const ca = await readFile(ep?.caFile as string, "utf8");
+      const { token } = await new MciasStore(join(dir, "mcias")).issueToken("admin", 3_600_000);
+      const c = createMcnsClient({ url: ep?.url as string, token, ca });
+      await c.ensureRecord("lab.test", { name: "node1", type: "A", value: "10.7.7.7" });
+      await c.close();
+      const dnsPort = ep?.extra?.dnsPort as number;
+      const r = new Resolver({ timeout: 2000, tries: 1 });
+      r.setServers([`127.0.0.1:${dnsPort}`]);
+      expect(await r.resolve4("node1.lab.test")).toEqual(["10.7.7.7"]);
+
+      await sim.stop();
+      sim = await startSim({
+        dir,
+        modules,
+        options: { mcnsZones: "svc.mcp.metacircular.net,lab.test" },
+      });
+      expect(sim.endpoints.mcns?.extra?.dnsPort).toBe(dnsPort);
+      expect(await r.resolve4("node1.lab.test")).toEqual(["10.7.7.7"]);
+    } finally {
+      await sim.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

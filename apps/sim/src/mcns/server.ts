@@ -1,6 +1,4 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -9,8 +7,10 @@ import {
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import * as dnsPacket from "dns-packet";
+import { closeServer, hostPort, listenPreferred } from "../framework.ts";
+import { type MciasPeer, tokenChecker } from "../metacrypt/tokens.ts";
 import { answerQuery, RCODE, type Zones } from "./resolve.ts";
 import {
   checkRecord,
@@ -23,33 +23,38 @@ import {
 } from "./store.ts";
 
 export interface McnsSimOptions {
-  /** State directory; the sim keeps `records.json` and `tokens` in `<dir>/mcns/`. */
+  /** The module's state directory (`DIR/mcns/` under mcp-sim): `records.json`, `tokens`. */
   dir: string;
   host?: string;
-  /** REST API port; 0 (default) picks a free one. */
+  /** REST API port to prefer (kept across restarts when free); otherwise a free one. */
   port?: number;
-  /** DNS port, UDP and TCP alike; 0 (default) picks one free for both. */
+  /** DNS port to prefer, UDP and TCP alike; otherwise one free for both. */
   dnsPort?: number;
   /** Zones served (default `["svc.mcp.metacircular.net"]`). */
   zones?: readonly string[];
   /** Serve the API over HTTPS with this certificate (e.g. issued by the Metacrypt sim). */
   tls?: { cert: string; key: string };
   /**
-   * Decides whether a bearer token may use the API. When absent, tokens are read from
-   * `<dir>/mcns/tokens` (one per line); if that file does not exist it is created with one
-   * random token, returned as `token`.
+   * Decides whether a bearer token may use the API, instead of the default: the tokens in
+   * `<dir>/tokens` (one per line; created with one random token if missing), or any token
+   * that `mcias` validates.
    */
   validateToken?: (token: string) => boolean | Promise<boolean>;
+  /** MCIAS to validate tokens with, in addition to the token file. */
+  mcias?: MciasPeer;
 }
 
 export interface McnsSim {
   /** `http(s)://host:port` of the REST API. */
   url: string;
+  port: number;
   /** Host the DNS server listens on. */
   dnsHost: string;
   dnsPort: number;
   zones: string[];
+  /** The first token of the token file (undefined when `validateToken` was given). */
   token: string | undefined;
+  tokensFile: string | undefined;
   store: RecordStore;
   stop(): Promise<void>;
 }
@@ -61,17 +66,23 @@ const TCP_IDLE_MS = 10_000;
 
 /** Starts the MCNS stand-in: REST API plus an authoritative DNS server; see README.md here. */
 export async function startMcnsSim(options: McnsSimOptions): Promise<McnsSim> {
-  const dir = join(options.dir, "mcns");
+  const dir = options.dir;
   const host = options.host ?? "127.0.0.1";
   const zones = (options.zones ?? DEFAULT_ZONES).map(normaliseDomain);
   const store = await RecordStore.open(join(dir, "records.json"), zones);
 
   let token: string | undefined;
+  let tokensFile: string | undefined;
   let validate = options.validateToken;
   if (!validate) {
-    const tokens = await loadTokens(join(dir, "tokens"));
-    token = tokens[0];
-    validate = (t) => tokens.some((known) => safeEqual(known, t));
+    const checker = await tokenChecker({
+      tokensFile: join(dir, "tokens"),
+      serviceName: "mcns",
+      ...(options.mcias ? { mcias: options.mcias } : {}),
+    });
+    token = checker.staticToken;
+    tokensFile = checker.tokensFile;
+    validate = checker.validate;
   }
 
   const view = (): Zones => {
@@ -142,18 +153,22 @@ export async function startMcnsSim(options: McnsSimOptions): Promise<McnsSim> {
   const http = options.tls
     ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
     : createHttpServer(onRequest);
-  await listen(http, options.port ?? 0, host);
-  const dns = await startDns(host, options.dnsPort ?? 0, view);
-
-  const addr = http.address();
-  if (addr === null || typeof addr === "string") throw new Error("mcns sim: no TCP address");
-  const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const port = await listenPreferred(http, host, options.port);
+  let dns: { port: number; stop(): Promise<void> };
+  try {
+    dns = await startDns(host, options.dnsPort, view);
+  } catch (e) {
+    await closeServer(http);
+    throw e;
+  }
   return {
-    url: `${options.tls ? "https" : "http"}://${urlHost}:${addr.port}`,
+    url: `${options.tls ? "https" : "http"}://${hostPort(host, port)}`,
+    port,
     dnsHost: host,
     dnsPort: dns.port,
     zones,
     token,
+    tokensFile,
     store,
     stop: async () => {
       await Promise.all([closeServer(http), dns.stop()]);
@@ -161,16 +176,28 @@ export async function startMcnsSim(options: McnsSimOptions): Promise<McnsSim> {
   };
 }
 
-/** Binds UDP and TCP on one port; with port 0 it tries a few free TCP ports until UDP gets the same. */
+/**
+ * Binds UDP and TCP on one port: the preferred one when both are free, else a free TCP
+ * port whose UDP twin is free too (a few tries, since tests run many sims at once).
+ */
 async function startDns(
   host: string,
-  port: number,
+  preferred: number | undefined,
   view: () => Zones,
 ): Promise<{ port: number; stop(): Promise<void> }> {
   const sockets = new Set<Socket>();
-  for (let attempt = 0; ; attempt++) {
+  const candidates = preferred
+    ? [preferred, ...Array<number>(10).fill(0)]
+    : Array<number>(10).fill(0);
+  let lastError: unknown;
+  for (const want of candidates) {
     const tcp = createTcpServer((s) => serveTcp(s, view, sockets));
-    await listen(tcp, port, host);
+    try {
+      await listen(tcp, want, host);
+    } catch (e) {
+      lastError = e;
+      continue;
+    }
     const bound = (tcp.address() as { port: number }).port;
     const udp = createSocket({ type: host.includes(":") ? "udp6" : "udp4" });
     try {
@@ -182,9 +209,9 @@ async function startDns(
         });
       });
     } catch (e) {
+      lastError = e;
       await closeServer(tcp);
       udp.close();
-      if (port !== 0 || attempt >= 10) throw e;
       continue;
     }
     udp.on("message", (msg, rinfo) => serveUdp(udp, msg, rinfo, view));
@@ -196,6 +223,7 @@ async function startDns(
       },
     };
   }
+  throw new Error(`mcns sim: cannot bind DNS on ${host}: ${(lastError as Error)?.message}`);
 }
 
 function respond(msg: Buffer, view: () => Zones): dnsPacket.Packet | undefined {
@@ -261,30 +289,6 @@ function serveTcp(socket: Socket, view: () => Zones, sockets: Set<Socket>): void
   });
 }
 
-async function loadTokens(file: string): Promise<string[]> {
-  try {
-    const tokens = (await readFile(file, "utf8"))
-      .split("\n")
-      .map((l) => l.trim())
-      .filter((l) => l !== "" && !l.startsWith("#"));
-    if (tokens.length === 0) throw new Error(`${file}: no tokens in the file`);
-    return tokens;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-  }
-  const token = randomBytes(24).toString("base64url");
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  await writeFile(`${file}.tmp`, `${token}\n`, { mode: 0o600 });
-  await rename(`${file}.tmp`, file);
-  return [token];
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -309,19 +313,12 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function listen(server: Server | TcpServer, port: number, host: string): Promise<void> {
+function listen(server: TcpServer, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
       server.off("error", reject);
       resolve();
     });
-  });
-}
-
-function closeServer(server: Server | TcpServer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((e) => (e ? reject(e) : resolve()));
-    if ("closeAllConnections" in server) server.closeAllConnections();
   });
 }
