@@ -4,13 +4,13 @@
 import type { SimModule } from "./framework.ts";
 import { mciasModule } from "./mcias/index.ts";
 
-// metacrypt: import { metacryptModule } from "./metacrypt/index.ts";
-// mcns: import { mcnsModule } from "./mcns/index.ts";
+import { mcnsModule } from "./mcns/index.ts";
 import { mcproxyModule } from "./mcproxy/index.ts";
+import { metacryptModule } from "./metacrypt/index.ts";
 
 export const simModules: readonly SimModule[] = [
   mciasModule,
-  // metacryptModule,
+  metacryptModule,
   mcproxyModule,
-  // mcnsModule,
+  mcnsModule,
 ];

@@ -2,7 +2,6 @@ import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import {
   createServer as createHttpServer,
   type IncomingMessage,
-  type Server,
   type ServerResponse,
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
