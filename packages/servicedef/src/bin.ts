@@ -6,6 +6,16 @@ import { hideBin } from "yargs/helpers";
 
 const EXIT_USAGE = 2;
 
+function paths(argv: { paths?: unknown }, command: string): string[] | undefined {
+  const list = Array.isArray(argv.paths) ? argv.paths.map(String) : [];
+  if (list.length > 0) return list;
+  process.stderr.write(
+    `mcp-servicedef: ${command}: give at least one file or directory\nRun mcp-servicedef --help for usage.\n`,
+  );
+  process.exitCode = EXIT_USAGE;
+  return undefined;
+}
+
 async function main(): Promise<void> {
   await yargs(hideBin(process.argv))
     .scriptName("mcp-servicedef")
@@ -16,11 +26,12 @@ async function main(): Promise<void> {
       (y) =>
         y
           .positional("paths", { type: "string", array: true, describe: "files or directories" })
-          .option("json", { type: "boolean", default: false, describe: "print JSON for scripts" })
-          .demandOption("paths", "give at least one file or directory"),
+          .option("json", { type: "boolean", default: false, describe: "print JSON for scripts" }),
       async (argv) => {
+        const list = paths(argv, "lint");
+        if (!list) return;
         const { lint } = await import("./cli/lint.ts");
-        process.exitCode = await lint(argv.paths as string[], { json: argv.json });
+        process.exitCode = await lint(list, { json: argv.json });
       },
     )
     .command(
@@ -33,11 +44,12 @@ async function main(): Promise<void> {
             type: "boolean",
             default: false,
             describe: "change nothing; list files that would change and exit 1",
-          })
-          .demandOption("paths", "give at least one file or directory"),
+          }),
       async (argv) => {
+        const list = paths(argv, "fmt");
+        if (!list) return;
         const { fmt } = await import("./cli/fmt.ts");
-        process.exitCode = await fmt(argv.paths as string[], { check: argv.check });
+        process.exitCode = await fmt(list, { check: argv.check });
       },
     )
     .command("schema", "Print the JSON Schema of service definitions", {}, async () => {
