@@ -24,6 +24,8 @@ export interface ListenerOptions {
   log?: (event: string, fields: Record<string, unknown>) => void;
   /** How long a client may take to send its ClientHello. */
   helloTimeoutMs?: number;
+  /** How long connecting to a backend may take. */
+  connectTimeoutMs?: number;
 }
 
 export interface RunningListener {
@@ -49,6 +51,7 @@ const HOP_BY_HOP = new Set([
 export async function startListener(options: ListenerOptions): Promise<RunningListener> {
   const log = options.log ?? (() => {});
   const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const sockets = new Set<net.Socket>();
   const routeOf = new WeakMap<net.Socket, RouteSpec>();
   const clientAddress = new WeakMap<net.Socket, string>();
@@ -101,6 +104,16 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
       agent: route.backendTls ? httpsAgent : httpAgent,
       ...(route.backendTls ? { servername: route.hostname } : {}),
     });
+    const connectTimer = setTimeout(
+      () => upstream.destroy(new Error(`connecting to ${route.backend} timed out`)),
+      connectTimeoutMs,
+    );
+    upstream.on("socket", (socket) => {
+      // A kept-alive socket from the agent is already connected.
+      if (!socket.connecting) clearTimeout(connectTimer);
+      else socket.once("connect", () => clearTimeout(connectTimer));
+    });
+    upstream.on("close", () => clearTimeout(connectTimer));
     upstream.on("response", (up) => {
       const out: http.OutgoingHttpHeaders = {};
       for (const [name, value] of Object.entries(up.headers)) {
@@ -134,6 +147,11 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
     }
     const upstream = net.connect({ host: backend.value.host, port: backend.value.port });
     sockets.add(upstream);
+    upstream.setTimeout(connectTimeoutMs, () => {
+      if (upstream.connecting)
+        upstream.destroy(new Error(`connecting to ${route.backend} timed out`));
+    });
+    upstream.once("connect", () => upstream.setTimeout(0));
     upstream.on("close", () => sockets.delete(upstream));
     upstream.setNoDelay(true);
     upstream.write(hello);

@@ -1,7 +1,7 @@
 // The mc-proxy stand-in end to end: @mcp/mcproxy-client over the real admin unix socket (gRPC,
 // HTTP/2), and real TLS clients through the real listeners to real HTTP/HTTPS backends.
 
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import tls from "node:tls";
@@ -14,6 +14,8 @@ import {
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type McProxySim, startMcProxySim } from "./sim.ts";
 import {
+  askOver,
+  connectTrickling,
   createTestCa,
   requestVia,
   startHttpBackend,
@@ -265,6 +267,45 @@ describe("admin API through @mcp/mcproxy-client", () => {
     expect((await client.status()).version).toMatch(/^sim-/);
   });
 
+  it("keeps routes of a listener that a restart no longer configures", async () => {
+    await client.addRoute({
+      listener: ":9443",
+      hostname: "kept.example.net",
+      backend: "127.0.0.1:1",
+      mode: "l4",
+    });
+    client.close();
+    await sim!.stop();
+    sim = await startMcProxySim({ dir, listeners: [{ address: ":443" }] });
+    client = createMcProxyClient({ socketPath: sim.socketPath });
+    await client.addRoute({
+      listener: ":443",
+      hostname: "new.example.net",
+      backend: "127.0.0.1:2",
+      mode: "l4",
+    });
+    client.close();
+    await sim.stop();
+    sim = await startMcProxySim({ dir });
+    client = createMcProxyClient({ socketPath: sim.socketPath });
+    expect((await client.listRoutes()).map((r) => r.hostname).sort()).toEqual([
+      "kept.example.net",
+      "new.example.net",
+    ]);
+  });
+
+  it("sets the socket's file mode when asked", async () => {
+    const other = await mkdtemp(path.join(tmpdir(), "mcproxy-sim4-"));
+    cleanups.push(() => rm(other, { recursive: true, force: true }));
+    const second = await startMcProxySim({
+      dir: other,
+      socketMode: 0o666,
+      listeners: [{ address: ":443" }],
+    });
+    cleanups.push(() => second.stop());
+    expect((await stat(second.socketPath)).mode & 0o777).toBe(0o666);
+  });
+
   it("refuses to start on a corrupt routes file, naming it", async () => {
     const other = await mkdtemp(path.join(tmpdir(), "mcproxy-sim3-"));
     cleanups.push(() => rm(other, { recursive: true, force: true }));
@@ -403,24 +444,7 @@ describe("data plane", () => {
       held.once("secureConnect", resolve);
       held.once("error", reject);
     });
-    const ask = (socket: tls.TLSSocket, url: string) =>
-      new Promise<string>((resolve, reject) => {
-        let got = "";
-        const onData = (chunk: Buffer) => {
-          got += chunk.toString();
-          const end = got.indexOf("\r\n\r\n");
-          const length = /\r\ncontent-length: (\d+)/i.exec(got.slice(0, end));
-          const body = got.slice(end + 4);
-          if (end >= 0 && length && body.length >= Number(length[1])) {
-            socket.off("data", onData);
-            resolve(body);
-          }
-        };
-        socket.on("data", onData);
-        socket.once("error", reject);
-        socket.write(`GET ${url} HTTP/1.1\r\nhost: switch.example.net\r\n\r\n`);
-      });
-    expect(await ask(held, "/before")).toBe("blue:GET:/before:");
+    expect(await askOver(held, "switch.example.net", "/before")).toBe("blue:GET:/before:");
 
     await client.addRoute({
       listener: ":8443",
@@ -432,7 +456,7 @@ describe("data plane", () => {
       path: "/new",
     });
     expect(fresh.body).toBe("green:GET:/new:");
-    expect(await ask(held, "/after")).toBe("blue:GET:/after:");
+    expect(await askOver(held, "switch.example.net", "/after")).toBe("blue:GET:/after:");
 
     // L7 too: the next connection goes to the new backend.
     const web1 = await backend(startHttpBackend("web1"));
@@ -454,6 +478,32 @@ describe("data plane", () => {
     await client.removeRoute(":443", "gone.example.net");
     await refused(requestVia(port(":443"), "gone.example.net", ca.certPem));
     expect(web.seen).toHaveLength(1);
+  });
+
+  it("reads a ClientHello that arrives a few bytes at a time (L4 and L7)", async () => {
+    const web = await backend(startHttpBackend("web"));
+    await l7Route("slow.example.net", web.address);
+    const creds = await backendCa.issue(["slow4.example.net"], dir);
+    const api = await backend(startHttpsBackend("api", creds));
+    await client.addRoute({
+      listener: ":8443",
+      hostname: "slow4.example.net",
+      backend: api.address,
+      mode: "l4",
+    });
+
+    const l7 = await connectTrickling(port(":443"), {
+      servername: "slow.example.net",
+      ca: ca.certPem,
+    });
+    cleanups.push(() => void l7.destroy());
+    expect(await askOver(l7, "slow.example.net", "/7")).toBe("web:GET:/7:");
+    const l4 = await connectTrickling(port(":8443"), {
+      servername: "slow4.example.net",
+      ca: backendCa.certPem,
+    });
+    cleanups.push(() => void l4.destroy());
+    expect(await askOver(l4, "slow4.example.net", "/4")).toBe("api:GET:/4:");
   });
 
   it("picks up a renewed certificate when the route is added again", async () => {

@@ -4,7 +4,8 @@ import { DEFAULT_LISTENERS, startMcProxySim } from "./sim.ts";
 /**
  * mc-proxy as a sim module. Options: `listeners` — comma-separated public addresses to
  * serve (default ":443,:8443,:9443"); `socket` — admin socket path (default
- * `DIR/mcproxy/mc-proxy.sock`). The endpoint's `socket` is the admin API; `extra` maps each
+ * `DIR/mcproxy/mc-proxy.sock`); `socketMode` — octal file mode of the socket (e.g. "666" when
+ * the agent runs as another user). The endpoint's `socket` is the admin API; `extra` maps each
  * listener address to the loopback `host:port` that serves it.
  */
 export const mcproxyModule: SimModule = {
@@ -18,6 +19,14 @@ export const mcproxyModule: SimModule = {
         ? listenerOption.split(",").map((address) => ({ address: address.trim() }))
         : DEFAULT_LISTENERS;
     const socketOption = ctx.options.socket;
+    const modeOption = ctx.options.socketMode;
+    let socketMode: number | undefined;
+    if (modeOption !== undefined && modeOption !== "") {
+      socketMode = Number.parseInt(String(modeOption), 8);
+      if (!/^[0-7]{3,4}$/.test(String(modeOption))) {
+        throw new Error(`mcproxy: socketMode "${modeOption}" is not an octal file mode like 660`);
+      }
+    }
     const sim = await startMcProxySim({
       dir: ctx.dir,
       host: ctx.host,
@@ -25,6 +34,7 @@ export const mcproxyModule: SimModule = {
       ...(typeof socketOption === "string" && socketOption !== ""
         ? { socketPath: socketOption }
         : {}),
+      ...(socketMode !== undefined ? { socketMode } : {}),
       log: (event, fields) => ctx.log.info(event, fields),
     });
     const extra: Record<string, string> = {};

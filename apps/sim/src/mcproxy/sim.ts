@@ -5,7 +5,7 @@
 // ":9443"); the sim serves each on a loopback port and records the mapping in
 // <dir>/state.json.
 
-import { readFile, rm, stat } from "node:fs/promises";
+import { chmod, readFile, rm, stat } from "node:fs/promises";
 import http2 from "node:http2";
 import net from "node:net";
 import path from "node:path";
@@ -33,6 +33,11 @@ export interface McProxySimOptions {
   listeners?: McProxyListenerConfig[];
   /** Default `<dir>/mc-proxy.sock`. */
   socketPath?: string;
+  /**
+   * File mode for the admin socket (e.g. 0o666 when the agent runs as another user than the
+   * sim); default: whatever the umask gives.
+   */
+  socketMode?: number;
   /** Loopback address for the listeners, default 127.0.0.1. */
   host?: string;
   log?: (event: string, fields: Record<string, unknown>) => void;
@@ -121,10 +126,13 @@ export async function startMcProxySim(options: McProxySimOptions): Promise<McPro
   // listener → hostname → route. Replacing an entry is one Map.set, so a switch is atomic for
   // new connections; established ones keep the route they were given.
   const table = new Map<string, Map<string, ActiveRoute>>(addresses.map((a) => [a, new Map()]));
+  const parked: RouteSpec[] = [];
   for (const spec of await readRoutesFile(routesFile)) {
     const routes = table.get(spec.listener);
     if (!routes) {
-      log("mcproxy.route_dropped", {
+      // Kept on disk (and out of service) so that a run with fewer listeners loses nothing.
+      parked.push(spec);
+      log("mcproxy.route_parked", {
         hostname: spec.hostname,
         listener: spec.listener,
         reason: "listener not configured",
@@ -174,9 +182,10 @@ export async function startMcProxySim(options: McProxySimOptions): Promise<McPro
   // Writes are chained so that the file always ends with the latest table, whatever the order
   // in which concurrent calls finish.
   const persist = () => {
-    const snapshot = [...table.values()].flatMap((routes) =>
-      [...routes.values()].map((r) => r.spec),
-    );
+    const snapshot = [
+      ...[...table.values()].flatMap((routes) => [...routes.values()].map((r) => r.spec)),
+      ...parked,
+    ];
     const next = persisting.then(() =>
       writeJsonAtomic(routesFile, { version: 1, routes: snapshot }),
     );
@@ -307,6 +316,7 @@ export async function startMcProxySim(options: McProxySimOptions): Promise<McPro
     });
   }
 
+  if (options.socketMode !== undefined) await chmod(socketPath, options.socketMode);
   const listeners = running.map((l) => ({ address: l.name, host: l.host, port: l.port }));
   await writeJsonAtomic(stateFile, { version: 1, socketPath, listeners });
   log("mcproxy.started", { socketPath, listeners });

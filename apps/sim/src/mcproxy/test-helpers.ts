@@ -5,9 +5,10 @@ import { randomBytes, webcrypto } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
-import type net from "node:net";
+import net from "node:net";
 import path from "node:path";
-import type tls from "node:tls";
+import { Duplex } from "node:stream";
+import tls from "node:tls";
 import * as x509 from "@peculiar/x509";
 
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
@@ -185,5 +186,72 @@ export function requestVia(
     req.setTimeout(5_000, () => req.destroy(new Error("request timed out")));
     req.on("error", reject);
     req.end(options.body);
+  });
+}
+
+/**
+ * Opens a TLS connection through `port` whose first bytes (the ClientHello) go out 16 bytes at
+ * a time with a pause between, so the proxy sees it in many TCP reads.
+ */
+export async function connectTrickling(
+  port: number,
+  options: { servername: string; ca: string },
+): Promise<tls.TLSSocket> {
+  const raw = net.connect({ host: "127.0.0.1", port });
+  raw.setNoDelay(true);
+  let first = true;
+  const trickle = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, callback) {
+      if (!first) {
+        raw.write(chunk, callback);
+        return;
+      }
+      first = false;
+      void (async () => {
+        for (let at = 0; at < chunk.length; at += 16) {
+          raw.write(chunk.subarray(at, at + 16));
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+        callback();
+      })();
+    },
+    final(callback) {
+      raw.end();
+      callback();
+    },
+    destroy(err, callback) {
+      raw.destroy();
+      callback(err);
+    },
+  });
+  raw.on("data", (chunk) => trickle.push(chunk));
+  raw.on("end", () => trickle.push(null));
+  raw.on("error", (err) => trickle.destroy(err));
+  const socket = tls.connect({ socket: trickle, servername: options.servername, ca: options.ca });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("secureConnect", resolve);
+    socket.once("error", reject);
+  });
+  return socket;
+}
+
+/** Sends one HTTP/1.1 GET on an open (TLS) connection and resolves with the response body. */
+export function askOver(socket: tls.TLSSocket, host: string, url: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let got = "";
+    const onData = (chunk: Buffer) => {
+      got += chunk.toString();
+      const end = got.indexOf("\r\n\r\n");
+      const length = /\r\ncontent-length: (\d+)/i.exec(got.slice(0, end));
+      const body = got.slice(end + 4);
+      if (end >= 0 && length && body.length >= Number(length[1])) {
+        socket.off("data", onData);
+        resolve(body);
+      }
+    };
+    socket.on("data", onData);
+    socket.once("error", reject);
+    socket.write(`GET ${url} HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
   });
 }
