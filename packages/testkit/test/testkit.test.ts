@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type PodmanHarness, setupPodman, startRegistry, TEST_IMAGE } from "../src/index.ts";
+
+describe("testkit against real rootless Podman", () => {
+  let h: PodmanHarness;
+  beforeAll(async () => {
+    h = await setupPodman();
+  });
+  afterAll(async () => {
+    await h?.cleanup();
+  });
+
+  it("gives a rootless client as user mcp with the test image built", async () => {
+    const info = await h.client.info();
+    expect(info.rootless).toBe(true);
+    expect(h.env.XDG_RUNTIME_DIR).toBe(`/run/user/${h.user.uid}`);
+    expect(h.image).toBe(TEST_IMAGE);
+    expect(await h.client.imageExists(h.image)).toBe(true);
+    expect(h.prefix).toMatch(/^t[0-9a-z]{7}-$/);
+  });
+
+  it("the test image serves HTTP on $PORT and says its version", async () => {
+    const port = await h.freePort();
+    await h.client.runContainer({
+      name: h.name("web"),
+      image: h.image,
+      env: { PORT: "8080" },
+      ports: [{ hostIp: "127.0.0.1", hostPort: port, containerPort: 8080 }],
+      init: true,
+      labels: h.labels,
+    });
+    let body = "";
+    for (let i = 0; i < 50 && body === ""; i++) {
+      body = await fetch(`http://127.0.0.1:${port}/`).then(
+        (r) => r.text(),
+        () => "",
+      );
+      if (body === "") await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(body.trim()).toBe("mcp-test v1.0.0");
+  });
+
+  it("cleanup removes the run's containers, networks and temp dirs, and is idempotent", async () => {
+    const h2 = await setupPodman();
+    await h2.client.createContainer({ name: h2.name("a"), image: h2.image, labels: h2.labels });
+    await h2.client.createNetwork(h2.name("net"));
+    const dir = await h2.tempDir();
+    await h2.cleanup();
+    await h2.cleanup();
+    expect(await h.client.containerExists(h2.name("a"))).toBe(false);
+    expect(await h.client.networkExists(h2.name("net"))).toBe(false);
+    await expect(import("node:fs/promises").then((fs) => fs.stat(dir))).rejects.toThrow();
+  });
+
+  it("starts a real registry on loopback and stops it", async () => {
+    const reg = await startRegistry();
+    try {
+      expect(reg.host).toMatch(/^127\.0\.0\.1:\d+$/);
+      const res = await fetch(`${reg.url}/v2/`);
+      expect(res.status).toBe(200);
+      const missing = await fetch(`${reg.url}/v2/nothing/manifests/v1`, { method: "HEAD" });
+      expect(missing.status).toBe(404);
+    } finally {
+      await reg.stop();
+    }
+    await expect(fetch(`${reg.url}/v2/`)).rejects.toThrow();
+  });
+});
