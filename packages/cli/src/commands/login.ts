@@ -1,5 +1,7 @@
+import { readFile } from "node:fs/promises";
+import { isMciasUnauthorized, isMciasUnavailable } from "@mcp/mcias-client";
 import type { Context } from "../context.js";
-import { authError, CliError, configError, ExitCode, usageError } from "../errors.js";
+import { authError, CliError, configError, ExitCode, isCliError, usageError } from "../errors.js";
 import { writeToken } from "../token.js";
 
 export interface LoginArgs {
@@ -64,7 +66,14 @@ export async function login(
   }
   if (password === "") throw usageError("the password is empty");
 
-  const mcias = client ?? (await defaultClient(serverUrl, config.mcias.caCert, ctx.timeoutMs));
+  const mcias =
+    client ??
+    (await defaultClient(
+      serverUrl,
+      config.mcias.caCert,
+      config.mcias.serviceName ?? "mcp",
+      ctx.timeoutMs,
+    ));
   let res: { token: string; expiresAt?: Date | string | undefined };
   try {
     res = await mcias.login({ username, password, ...(args.totp ? { totpCode: args.totp } : {}) });
@@ -79,25 +88,45 @@ export async function login(
 
 /** MCIAS's answer as an operator can act on it. */
 function loginError(e: unknown, serverUrl: string): CliError {
-  const status = (e as { status?: number }).status;
-  const name = (e as { name?: string }).name ?? "";
-  if (status === 401 || status === 403 || /Unauthorized|InvalidCredentials|Auth/i.test(name)) {
+  if (isCliError(e)) return e;
+  if (isMciasUnauthorized(e)) {
     return authError("MCIAS refused the login", "check the username, password and TOTP code", e);
   }
-  return new CliError(`could not log in at ${serverUrl}: ${(e as Error).message ?? e}`, {
-    exitCode: ExitCode.Unavailable,
-    hint: "check [mcias] server_url and ca_cert in mcp.toml, and that MCIAS is up",
-    cause: e,
-  });
+  const unavailable = isMciasUnavailable(e);
+  return new CliError(
+    `could not log in at ${serverUrl}: ${e instanceof Error ? e.message : String(e)}`,
+    {
+      exitCode: unavailable ? ExitCode.Unavailable : ExitCode.Failed,
+      hint: unavailable
+        ? "check [mcias] server_url and ca_cert in mcp.toml, and that MCIAS is up"
+        : "MCIAS answered something unexpected; check [mcias] server_url",
+      cause: e,
+    },
+  );
 }
 
 async function defaultClient(
   serverUrl: string,
   caCert: string | undefined,
+  serviceName: string,
   timeoutMs: number,
 ): Promise<LoginClient> {
-  void serverUrl;
-  void caCert;
-  void timeoutMs;
-  throw new CliError("login is not available in this build", { exitCode: ExitCode.Failed });
+  let ca: string | undefined;
+  if (caCert) {
+    try {
+      ca = await readFile(caCert, "utf8");
+    } catch (e) {
+      throw configError(
+        `cannot read the MCIAS CA certificate ${caCert}: ${(e as { code?: string }).code ?? e}`,
+        "fix [mcias] ca_cert in mcp.toml (or MCP_MCIAS_CA_CERT)",
+        e,
+      );
+    }
+  }
+  const { createMciasClient } = await import("@mcp/mcias-client");
+  try {
+    return createMciasClient({ baseUrl: serverUrl, serviceName, timeoutMs, ...(ca ? { ca } : {}) });
+  } catch (e) {
+    throw configError(`[mcias] server_url "${serverUrl}" is not a URL`, undefined, e);
+  }
 }
