@@ -118,6 +118,26 @@ describe("mcp-sim", () => {
     expect(after.running).toBe(false);
   });
 
+  it("runs every module and keeps their addresses across a restart", async () => {
+    const stopRun = async (child: ChildProcess) => {
+      child.kill("SIGTERM");
+      const [code] = (await new Promise((r) => child.once("exit", (...a) => r(a)))) as [number];
+      expect(code).toBe(0);
+    };
+    const first = await startRun([]);
+    const before = JSON.parse(await readFile(join(dir, "sim.json"), "utf8")) as SimInfo;
+    expect(Object.keys(before.modules)).toEqual(["mcias", "metacrypt", "mcproxy", "mcns"]);
+    await stopRun(first.child);
+    const second = await startRun([]);
+    const after = JSON.parse(await readFile(join(dir, "sim.json"), "utf8")) as SimInfo;
+    expect(second.stdout).toEqual(first.stdout);
+    for (const name of Object.keys(before.modules)) {
+      expect(after.modules[name]?.url).toBe(before.modules[name]?.url);
+      expect(after.modules[name]?.socket).toBe(before.modules[name]?.socket);
+    }
+    await stopRun(second.child);
+  });
+
   it("fails with one line for bad input", async () => {
     const bad = await run(process.execPath, [bin, "run", "--dir", dir, "--only", "nope"]).catch(
       (e: { code: number; stderr: string }) => e,

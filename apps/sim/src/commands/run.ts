@@ -39,7 +39,7 @@ export async function runCommand(opts: RunOptions): Promise<void> {
         ep.url,
         ep.socket,
         ...Object.entries(ep.extra ?? {})
-          .filter(([k]) => k.endsWith("Address"))
+          .filter(([k]) => k.startsWith(":") || /(Port|Address)$/.test(k))
           .map(([k, v]) => `${k}=${v}`),
       ]
         .filter(Boolean)
