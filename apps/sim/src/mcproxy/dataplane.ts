@@ -48,6 +48,38 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
+function upstreamHeaders(
+  req: http.IncomingMessage,
+  route: RouteSpec,
+  client: string,
+): http.OutgoingHttpHeaders {
+  const headers: http.OutgoingHttpHeaders = {};
+  const connectionTokens = new Set(
+    String(req.headers.connection ?? "")
+      .split(",")
+      .map((t) => t.trim().toLowerCase()),
+  );
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.has(name)) continue;
+    headers[name] = value;
+  }
+  const prior = req.headers["x-forwarded-for"];
+  headers["x-forwarded-for"] = prior ? `${prior}, ${client}` : client;
+  headers["x-forwarded-proto"] = "https";
+  headers["x-forwarded-host"] = req.headers.host ?? route.hostname;
+  return headers;
+}
+
+function statusAndHeaders(res: http.IncomingMessage, drop?: Set<string>): string {
+  let out = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\n`;
+  for (let i = 0; i < res.rawHeaders.length; i += 2) {
+    if (drop?.has(res.rawHeaders[i]!.toLowerCase())) continue;
+    out += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+  }
+  if (drop) out += "connection: close\r\n";
+  return `${out}\r\n`;
+}
+
 export async function startListener(options: ListenerOptions): Promise<RunningListener> {
   const log = options.log ?? (() => {});
   const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
@@ -69,6 +101,86 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
     forward(route, req, res, clientAddress.get(req.socket) ?? "");
   });
   httpServer.on("clientError", (_err, socket) => socket.destroy());
+  httpServer.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    const route = routeOf.get(req.socket);
+    if (!route) {
+      socket.destroy();
+      return;
+    }
+    upgrade(route, req, socket, head, clientAddress.get(req.socket) ?? "");
+  });
+
+  // WebSocket and other `Upgrade:` requests: forward the handshake on a connection of its
+  // own, then splice the two sockets once the backend has switched protocols.
+  function upgrade(
+    route: RouteSpec,
+    req: http.IncomingMessage,
+    socket: net.Socket,
+    head: Buffer,
+    client: string,
+  ): void {
+    const backend = parseBackend(route.backend);
+    const fail = () => {
+      if (socket.writable) {
+        socket.end("HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+      } else socket.destroy();
+    };
+    if (!backend.ok) {
+      fail();
+      return;
+    }
+    const headers = upstreamHeaders(req, route, client);
+    headers.connection = "upgrade";
+    headers.upgrade = req.headers.upgrade ?? "";
+    const upstream = (route.backendTls ? https : http).request({
+      host: backend.value.host,
+      port: backend.value.port,
+      method: req.method,
+      path: req.url,
+      headers,
+      agent: false,
+      timeout: connectTimeoutMs,
+      ...(route.backendTls ? { servername: route.hostname, rejectUnauthorized: false } : {}),
+    });
+    socket.on("error", () => upstream.destroy());
+    upstream.on("timeout", () => upstream.destroy(new Error("backend did not answer the upgrade")));
+    upstream.on("error", (err) => {
+      log("mcproxy.backend_error", {
+        hostname: route.hostname,
+        backend: route.backend,
+        err: `${err}`,
+      });
+      fail();
+    });
+    upstream.on("upgrade", (res, upSocket, upHead) => {
+      upSocket.setTimeout(0);
+      sockets.add(upSocket);
+      socket.write(statusAndHeaders(res));
+      if (upHead.length > 0) socket.write(upHead);
+      if (head.length > 0) upSocket.write(head);
+      upSocket.pipe(socket);
+      socket.pipe(upSocket);
+      const end = () => {
+        socket.destroy();
+        upSocket.destroy();
+      };
+      upSocket.on("error", end);
+      upSocket.on("close", () => {
+        sockets.delete(upSocket);
+        end();
+      });
+      socket.on("close", end);
+    });
+    upstream.on("response", (res) => {
+      // The backend declined to switch protocols: relay its answer, delimited by closing the
+      // connection (Node has already undone any chunked framing of the body).
+      socket.write(
+        statusAndHeaders(res, new Set(["transfer-encoding", "connection", "content-length"])),
+      );
+      res.pipe(socket);
+    });
+    upstream.end();
+  }
 
   function forward(
     route: RouteSpec,
@@ -81,20 +193,7 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
       res.writeHead(502).end("bad backend\n");
       return;
     }
-    const headers: http.OutgoingHttpHeaders = {};
-    const connectionTokens = new Set(
-      String(req.headers.connection ?? "")
-        .split(",")
-        .map((t) => t.trim().toLowerCase()),
-    );
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.has(name)) continue;
-      headers[name] = value;
-    }
-    const prior = req.headers["x-forwarded-for"];
-    headers["x-forwarded-for"] = prior ? `${prior}, ${client}` : client;
-    headers["x-forwarded-proto"] = "https";
-    headers["x-forwarded-host"] = req.headers.host ?? route.hostname;
+    const headers = upstreamHeaders(req, route, client);
     const upstream = (route.backendTls ? https : http).request({
       host: backend.value.host,
       port: backend.value.port,

@@ -2,6 +2,8 @@
 // HTTP/2), and real TLS clients through the real listeners to real HTTP/HTTPS backends.
 
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import https from "node:https";
+import type net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import tls from "node:tls";
@@ -20,6 +22,7 @@ import {
   requestVia,
   startHttpBackend,
   startHttpsBackend,
+  startUpgradeBackend,
   type TestBackend,
   type TestCa,
 } from "./test-helpers.ts";
@@ -362,6 +365,50 @@ describe("data plane", () => {
     const res = await requestVia(port(":443"), "secure.example.net", ca.certPem);
     expect(res.body).toBe("secure:GET:/:");
     expect(res.peerCert.subject.CN).toBe("secure.example.net");
+  });
+
+  it("L7: forwards an Upgrade (WebSocket-style) and splices the two connections", async () => {
+    const echo = await backend(startUpgradeBackend());
+    await l7Route("ws.example.net", echo.address);
+    const { status, socket } = await new Promise<{ status: number; socket: net.Socket }>(
+      (resolve, reject) => {
+        const req = https.request({
+          host: "127.0.0.1",
+          port: port(":443"),
+          servername: "ws.example.net",
+          ca: ca.certPem,
+          path: "/socket",
+          headers: { host: "ws.example.net", connection: "Upgrade", upgrade: "echo" },
+          agent: false,
+        });
+        req.on("upgrade", (res, socket) => resolve({ status: res.statusCode ?? 0, socket }));
+        req.on("response", (res) =>
+          reject(new Error(`got ${res.statusCode} instead of an upgrade`)),
+        );
+        req.on("error", reject);
+        req.end();
+      },
+    );
+    cleanups.push(() => void socket.destroy());
+    expect(status).toBe(101);
+    const echoed = new Promise<string>((resolve) => {
+      let got = "";
+      socket.on("data", (chunk: Buffer) => {
+        got += chunk.toString();
+        if (got.length >= 9) resolve(got);
+      });
+    });
+    socket.write("ping-pong");
+    expect(await echoed).toBe("ping-pong");
+    expect(echo.seen[0]!.headers["x-forwarded-proto"]).toBe("https");
+    expect(echo.seen[0]!.url).toBe("/socket");
+
+    // A backend that declines the upgrade: its answer reaches the client.
+    const declined = await requestVia(port(":443"), "ws.example.net", ca.certPem, {
+      headers: { connection: "Upgrade", upgrade: "other" },
+    }).catch((err: Error) => err);
+    expect(declined).not.toBeInstanceOf(Error);
+    expect((declined as { status: number }).status).toBe(400);
   });
 
   it("L7: answers 502 when the backend is down", async () => {

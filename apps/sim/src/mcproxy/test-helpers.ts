@@ -120,6 +120,31 @@ export async function startHttpBackend(name: string): Promise<TestBackend> {
   return { address: `127.0.0.1:${port}`, port, seen, close: closer(server) };
 }
 
+/**
+ * A backend that accepts `Upgrade: echo` (101, then echoes every byte back) and answers 426
+ * with a body to anything else.
+ */
+export async function startUpgradeBackend(): Promise<TestBackend> {
+  const seen: Seen[] = [];
+  const server = http.createServer((_req, res) => {
+    res.writeHead(426, { "content-type": "text/plain" }).end("upgrade required");
+  });
+  server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: "" });
+    if (req.headers.upgrade !== "echo") {
+      socket.end("HTTP/1.1 400 Bad Request\r\ncontent-length: 11\r\n\r\nbad upgrade");
+      return;
+    }
+    socket.write(
+      "HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\n",
+    );
+    if (head.length > 0) socket.write(head);
+    socket.pipe(socket);
+  });
+  const port = await listen(server);
+  return { address: `127.0.0.1:${port}`, port, seen, close: closer(server) };
+}
+
 /** An HTTPS backend with its own certificate (for L4 passthrough and backend_tls). */
 export async function startHttpsBackend(
   name: string,
