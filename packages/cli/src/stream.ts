@@ -43,13 +43,26 @@ export async function consumeStream<T>(opts: StreamOptions<T>): Promise<number> 
   };
   const onOuterAbort = () => controller.abort(opts.signal?.reason);
   opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
+  if (opts.signal?.aborted) onOuterAbort();
   let received = 0;
+  // Rejects when the controller aborts, so that a stream which ignores its signal cannot hold
+  // the command past the idle limit or Ctrl-C.
+  const aborted = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener("abort", () => reject(controller.signal.reason), {
+      once: true,
+    });
+  });
+  aborted.catch(() => {});
   arm();
+  let iterator: AsyncIterator<T> | undefined;
   try {
-    for await (const message of opts.open(controller.signal)) {
+    iterator = opts.open(controller.signal)[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next.done) break;
       received++;
       arm();
-      opts.onMessage(message);
+      opts.onMessage(next.value);
     }
     return received;
   } catch (e) {
@@ -57,7 +70,7 @@ export async function consumeStream<T>(opts: StreamOptions<T>): Promise<number> 
     const where = `node ${opts.target.node} (${opts.target.address})`;
     if (idled) {
       throw new CliError(
-        `no word from ${where} for ${Math.round(opts.idleMs / 1000)}s during the ${opts.what}`,
+        `no word from ${where} for ${(opts.idleMs / 1000).toFixed(opts.idleMs < 10_000 ? 1 : 0)}s during the ${opts.what}`,
         {
           exitCode: ExitCode.Unavailable,
           hint: "the agent may be stuck or unreachable; check `mcp status` before retrying",
@@ -78,6 +91,7 @@ export async function consumeStream<T>(opts: StreamOptions<T>): Promise<number> 
     throw fromRpcError(e, opts.target);
   } finally {
     clearTimeout(timer);
+    if (controller.signal.aborted) void iterator?.return?.()?.catch(() => {});
     opts.signal?.removeEventListener("abort", onOuterAbort);
   }
 }

@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl, Transport } from "@connectrpc/connect";
 import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
@@ -37,10 +37,10 @@ export function downAgent(message = "connect ECONNREFUSED 127.0.0.1:9444"): Tran
   });
 }
 
-export function container(
-  over: Partial<Container> & { service: string; component: string },
-): Container {
-  return create(ContainerSchema, {
+type ContainerInit = Exclude<MessageInitShape<typeof ContainerSchema>, Container>;
+
+export function container(over: ContainerInit & { service: string; component: string }): Container {
+  const init: ContainerInit = {
     id: "0123456789ab",
     name: `${over.service}-${over.component}`,
     managed: true,
@@ -49,7 +49,8 @@ export function container(
     version: "v1.0.0",
     startedAt: timestampFromMs(Date.now() - 3_600_000 - 60_000),
     ...over,
-  });
+  };
+  return create(ContainerSchema, init);
 }
 
 export function step(
