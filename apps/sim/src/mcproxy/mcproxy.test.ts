@@ -309,6 +309,12 @@ describe("admin API through @mcp/mcproxy-client", () => {
     expect((await stat(second.socketPath)).mode & 0o777).toBe(0o666);
   });
 
+  it("refuses a socket path too long for a unix socket", async () => {
+    await expect(
+      startMcProxySim({ dir, socketPath: `/tmp/${"x".repeat(120)}.sock` }),
+    ).rejects.toThrow(/longer than 107 bytes/);
+  });
+
   it("refuses to start on a corrupt routes file, naming it", async () => {
     const other = await mkdtemp(path.join(tmpdir(), "mcproxy-sim3-"));
     cleanups.push(() => rm(other, { recursive: true, force: true }));

@@ -117,6 +117,10 @@ export async function startMcProxySim(options: McProxySimOptions): Promise<McPro
   const stateFile = path.join(base, "state.json");
   const socketPath = options.socketPath ?? path.join(base, "mc-proxy.sock");
   const host = options.host ?? "127.0.0.1";
+  // sockaddr_un holds 108 bytes with the terminating NUL; a longer path fails obscurely.
+  if (Buffer.byteLength(socketPath) > 107) {
+    throw new Error(`mcproxy sim: socket path ${socketPath} is longer than 107 bytes`);
+  }
   const configs = options.listeners ?? DEFAULT_LISTENERS;
   const addresses = configs.map((c) => c.address);
   if (new Set(addresses).size !== addresses.length) {
