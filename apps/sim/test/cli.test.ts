@@ -2,6 +2,7 @@
 // `mcias user` from another process, SIGTERM to stop. Needs `pnpm build` first (turbo's
 // test task depends on build).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -112,7 +113,7 @@ describe("mcp-sim", () => {
     expect((second as { stderr: string }).stderr).toMatch(/in use by mcp-sim \(pid \d+\)/);
 
     child.kill("SIGTERM");
-    const [code] = (await new Promise((r) => child.once("exit", (...a) => r(a)))) as [number];
+    const [code] = (await once(child, "exit")) as [number | null];
     expect(code).toBe(0);
     const after = JSON.parse(await readFile(join(dir, "sim.json"), "utf8")) as SimInfo;
     expect(after.running).toBe(false);
@@ -121,7 +122,7 @@ describe("mcp-sim", () => {
   it("runs every module and keeps their addresses across a restart", async () => {
     const stopRun = async (child: ChildProcess) => {
       child.kill("SIGTERM");
-      const [code] = (await new Promise((r) => child.once("exit", (...a) => r(a)))) as [number];
+      const [code] = (await once(child, "exit")) as [number | null];
       expect(code).toBe(0);
     };
     const first = await startRun([]);
