@@ -83,6 +83,9 @@ const sections = {
     // production, where the agent already runs as `mcp`.
     run_as: optStr,
     timeout: duration.default("120s"),
+    // How long a container may take to stop before it is killed (busybox as PID 1, for
+    // one, ignores SIGTERM).
+    stop_timeout: duration.default("10s"),
   }),
   history: z.strictObject({ keep: z.number().int().min(1).max(100).default(5) }),
 } as const;

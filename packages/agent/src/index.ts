@@ -1,0 +1,60 @@
+export { Agent, type AgentInfo, diffDefs } from "./agent.ts";
+export {
+  type AgentConfig,
+  ConfigError,
+  configKeys,
+  durationMs,
+  isConfigError,
+  parseConfig,
+} from "./config.ts";
+export { type ComponentDrift, compareService } from "./deploy/drift.ts";
+export {
+  Engine,
+  type EngineDeps,
+  type EngineOptions,
+  type OperationResult,
+} from "./deploy/engine.ts";
+export {
+  type ContainerAction,
+  containerSpecFor,
+  LABEL_COMPONENT,
+  LABEL_SERVICE,
+  LABEL_SPEC_HASH,
+  LABEL_VERSION,
+  planContainers,
+} from "./deploy/plan.ts";
+export { allocatePorts, candidatePorts, diffPorts, probeHostPort } from "./deploy/ports.ts";
+export { runSteps, type Step, type StepEvent, type StepOutcome } from "./deploy/steps.ts";
+export {
+  AgentError,
+  InvalidArgumentError,
+  InvalidSpecError,
+  isAgentError,
+  NotFoundError,
+  PreconditionError,
+  StepFailedError,
+  UnavailableError,
+} from "./errors.ts";
+export {
+  AGENT_VERSION,
+  isStartupError,
+  recoverInterrupted,
+  runAgent,
+  StartupError,
+} from "./main.ts";
+export type {
+  CertificateProvider,
+  CertificateResult,
+  DnsRegistrar,
+  Platform,
+  RouteRegistrar,
+  RouteRegistration,
+} from "./platform.ts";
+export { adaptRuntime } from "./runtime/podman.ts";
+export type { ContainerInfo, ContainerRuntime, CreateContainerSpec } from "./runtime/runtime.ts";
+export { ALLOW, authInterceptor, authorize, bearerToken } from "./server/auth.ts";
+export { toConnectError } from "./server/error-map.ts";
+export { startServer } from "./server/server.ts";
+export { openStore } from "./store/sqlite.ts";
+export type { Store } from "./store/store.ts";
+export { checkServiceName, serviceDataDir, validateWireSpec } from "./validate.ts";

@@ -1,0 +1,237 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { CachedValidator, createMciasClient } from "@mcp/mcias-client";
+import { PodmanClient } from "@mcp/podman-client";
+import { type Logger, pino } from "pino";
+import pkg from "../package.json" with { type: "json" };
+import { Agent } from "./agent.ts";
+import { type AgentConfig, durationMs } from "./config.ts";
+import { Engine, previousName } from "./deploy/engine.ts";
+import { errorLine } from "./errors.ts";
+import { ObservedState } from "./observed.ts";
+import type { Platform } from "./platform.ts";
+import { adaptRuntime } from "./runtime/podman.ts";
+import type { ContainerRuntime } from "./runtime/runtime.ts";
+import type { ValidateToken } from "./server/auth.ts";
+import { type RunningServer, startServer } from "./server/server.ts";
+import { openStore } from "./store/sqlite.ts";
+import type { Store } from "./store/store.ts";
+
+export const AGENT_VERSION: string = pkg.version;
+
+/** A start-up failure with a one-line message for the operator. */
+export class StartupError extends Error {
+  override readonly name = "StartupError";
+}
+
+export function isStartupError(e: unknown): e is StartupError {
+  return e instanceof Error && e.name === "StartupError";
+}
+
+function readRequired(path: string, what: string, key: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? errorLine(e);
+    throw new StartupError(`cannot read the ${what} ${path} (${key}): ${code}`, { cause: e });
+  }
+}
+
+export interface AgentOverrides {
+  runtime?: ContainerRuntime;
+  validate?: ValidateToken;
+  platform?: Platform;
+  log?: Logger;
+}
+
+export interface RunningAgent {
+  agent: Agent;
+  server: RunningServer;
+  port: number;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+/**
+ * After a crash mid-deploy: operations still "running" in the journal are closed as
+ * interrupted, and a replacement caught half-way is settled — when `<name>` is missing its
+ * previous container `<name>_prev` gets its name back (the old version keeps running),
+ * otherwise the leftover is removed.
+ */
+export async function recoverInterrupted(
+  store: Store,
+  runtime: ContainerRuntime,
+  log: Logger,
+): Promise<void> {
+  const open = store.unfinishedOperations();
+  for (const op of open) {
+    store.transaction(() => {
+      store.finishOperation(
+        op.id,
+        "failed",
+        `interrupted at step ${op.step || "start"} (agent restarted)`,
+      );
+      store.addEvent({
+        service: op.service,
+        kind: `${op.kind}-interrupted`,
+        level: "warning",
+        message: `${op.kind} was interrupted at step ${op.step || "start"} by an agent restart`,
+      });
+    });
+    log.warn({ service: op.service, kind: op.kind, step: op.step }, "operation interrupted");
+  }
+  if (open.length === 0) return;
+  const containers = await runtime.list();
+  const names = new Set(containers.map((c) => c.name));
+  for (const c of containers) {
+    if (!c.name.endsWith("_prev")) continue;
+    const name = c.name.slice(0, -"_prev".length);
+    if (previousName(name) !== c.name) continue;
+    try {
+      if (!names.has(name)) {
+        await runtime.rename(c.name, name);
+        await runtime.start(name);
+      } else {
+        await runtime.remove(c.name, { force: true });
+      }
+    } catch (e) {
+      log.warn(
+        { container: c.name, error: errorLine(e) },
+        "could not settle an interrupted replacement",
+      );
+    }
+  }
+}
+
+/** Builds the agent from its config and starts serving. */
+export async function runAgent(
+  config: AgentConfig,
+  overrides: AgentOverrides = {},
+): Promise<RunningAgent> {
+  const log =
+    overrides.log ??
+    pino({
+      level: config.log.level,
+      base: { node: config.agent.node_name },
+      redact: {
+        paths: ["token", "authorization", "*.token", "*.authorization"],
+        censor: "[redacted]",
+      },
+    });
+  const cert = readRequired(config.server.tls_cert, "TLS certificate", "server.tls_cert");
+  const key = readRequired(config.server.tls_key, "TLS key", "server.tls_key");
+
+  let validate = overrides.validate;
+  if (!validate) {
+    const ca = config.mcias.ca_cert
+      ? readRequired(config.mcias.ca_cert, "MCIAS CA certificate", "mcias.ca_cert")
+      : undefined;
+    const validator = new CachedValidator(
+      createMciasClient({
+        baseUrl: config.mcias.server_url,
+        serviceName: config.mcias.service_name,
+        ...(ca ? { ca } : {}),
+        timeoutMs: durationMs(config.mcias.timeout),
+      }),
+    );
+    validate = async (token, signal) => {
+      const r = await validator.validate(token, { signal });
+      return r.valid ? { valid: true, username: r.username, roles: r.roles } : { valid: false };
+    };
+  }
+
+  const runtime =
+    overrides.runtime ??
+    adaptRuntime(
+      new PodmanClient({
+        podmanPath: config.podman.path,
+        ...(config.podman.run_as ? { runAs: config.podman.run_as } : {}),
+        ...(config.podman.xdg_runtime_dir
+          ? { env: { ...process.env, XDG_RUNTIME_DIR: config.podman.xdg_runtime_dir } }
+          : {}),
+        timeoutMs: 30_000,
+        longTimeoutMs: durationMs(config.podman.timeout),
+      }),
+      config.podman.auth_file ? { authFile: config.podman.auth_file } : {},
+    );
+
+  if (config.database.path !== ":memory:") {
+    mkdirSync(dirname(config.database.path), { recursive: true });
+  }
+  let store: Store;
+  try {
+    store = openStore(config.database.path);
+  } catch (e) {
+    throw new StartupError(
+      `cannot open the database ${config.database.path} (database.path): ${errorLine(e)}`,
+      { cause: e },
+    );
+  }
+  const platform = overrides.platform ?? {};
+  const observed = new ObservedState(runtime, store);
+  const engine = new Engine({
+    store,
+    runtime,
+    observed,
+    platform,
+    options: {
+      nodeName: config.agent.node_name,
+      address: config.agent.address,
+      zone: config.mcns.zone,
+      certsDir: config.certs.dir,
+      listeners: config.mcproxy.listeners,
+      portRange: config.portRange,
+      historyKeep: config.history.keep,
+      stopTimeoutSeconds: Math.ceil(durationMs(config.podman.stop_timeout) / 1000),
+    },
+    warn: (msg, fields) => log.warn(fields ?? {}, msg),
+  });
+  const agent = new Agent(store, engine, observed, runtime, platform, {
+    nodeName: config.agent.node_name,
+    role: config.agent.role,
+    address: config.agent.address,
+    listenAddress: config.server.grpc_addr,
+    agentVersion: AGENT_VERSION,
+    zone: config.mcns.zone,
+    listeners: config.mcproxy.listeners,
+    certsDir: config.certs.dir,
+    rootless: config.podman.run_as !== "" || process.getuid?.() !== 0,
+  });
+
+  try {
+    await recoverInterrupted(store, runtime, log);
+  } catch (e) {
+    log.warn({ error: errorLine(e) }, "recovery of interrupted operations failed");
+  }
+
+  let server: RunningServer;
+  try {
+    server = await startServer(agent, {
+      listen: config.server.grpc_addr,
+      cert,
+      key,
+      validate,
+      log,
+    });
+  } catch (e) {
+    store.close();
+    throw new StartupError(
+      `cannot listen on ${config.server.grpc_addr} (server.grpc_addr): ${errorLine(e)}`,
+      { cause: e },
+    );
+  }
+  log.info(
+    { listen: config.server.grpc_addr, port: server.port, version: AGENT_VERSION },
+    "mcp-agent listening",
+  );
+  return {
+    agent,
+    server,
+    port: server.port,
+    log,
+    close: async () => {
+      await server.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { fromJson, type JsonObject } from "@bufbuild/protobuf";
+import { StructSchema } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { isMciasError, isMciasUnavailable } from "@mcp/mcias-client";
+import { isPodmanError } from "@mcp/podman-client";
+import { errorLine, InvalidSpecError, isAgentError } from "../errors.ts";
+
+const PODMAN_UNAVAILABLE = new Set(["podman-missing", "environment", "timeout", "aborted"]);
+
+function podmanCode(e: unknown): Code {
+  const code = (e as { code?: string }).code ?? "";
+  return PODMAN_UNAVAILABLE.has(code) ? Code.Unavailable : Code.FailedPrecondition;
+}
+
+/**
+ * The one place errors become Connect codes. Messages stay safe to show to an operator;
+ * the cause is kept for logs. An InvalidSpecError carries every servicedef diagnostic as a
+ * google.protobuf.Struct detail `{diagnostics: [{code, rule, severity, message, path, line,
+ * column}]}` besides the first one in the message.
+ */
+export function toConnectError(e: unknown): ConnectError {
+  if (e instanceof ConnectError) return e;
+  if (isAgentError(e)) {
+    switch (e.kind) {
+      case "invalid-argument": {
+        const details =
+          e instanceof InvalidSpecError
+            ? [
+                {
+                  desc: StructSchema,
+                  value: fromJson(StructSchema, {
+                    diagnostics: e.diagnostics as unknown as JsonObject[],
+                  }),
+                },
+              ]
+            : [];
+        return new ConnectError(e.message, Code.InvalidArgument, undefined, details, e);
+      }
+      case "not-found":
+        return new ConnectError(e.message, Code.NotFound, undefined, undefined, e);
+      case "failed-precondition":
+        return new ConnectError(e.message, Code.FailedPrecondition, undefined, undefined, e);
+      case "unavailable":
+        return new ConnectError(e.message, Code.Unavailable, undefined, undefined, e);
+      case "step-failed": {
+        const cause = e.cause;
+        let code = Code.FailedPrecondition;
+        if (isAgentError(cause)) code = toConnectError(cause).code;
+        else if (isPodmanError(cause)) code = podmanCode(cause);
+        else if (isMciasUnavailable(cause) || isUnavailable(cause)) code = Code.Unavailable;
+        return new ConnectError(e.message, code, undefined, undefined, e);
+      }
+    }
+  }
+  if (isPodmanError(e)) {
+    return new ConnectError(`podman: ${errorLine(e)}`, podmanCode(e), undefined, undefined, e);
+  }
+  if (isMciasUnavailable(e)) {
+    return new ConnectError(
+      "MCIAS is unavailable; cannot validate the token",
+      Code.Unavailable,
+      undefined,
+      undefined,
+      e,
+    );
+  }
+  if (isMciasError(e)) {
+    return new ConnectError(`MCIAS: ${errorLine(e)}`, Code.Unavailable, undefined, undefined, e);
+  }
+  return new ConnectError(
+    "internal error (see the agent log)",
+    Code.Internal,
+    undefined,
+    undefined,
+    e,
+  );
+}
+
+/** Errors of clients that say the other side could not be reached (their `unavailable` guard). */
+function isUnavailable(e: unknown): boolean {
+  const name = (e as { name?: string } | undefined)?.name ?? "";
+  return /Unavailable|Timeout/.test(name);
+}
