@@ -270,6 +270,21 @@ describe("admin API through @mcp/mcproxy-client", () => {
     expect((await client.status()).version).toMatch(/^sim-/);
   });
 
+  it("one client outlives a proxy restart: unreachable while it is down, fine after", async () => {
+    await client.addRoute({
+      listener: ":443",
+      hostname: "a.example.net",
+      backend: "127.0.0.1:1",
+      mode: "l4",
+    });
+    await sim!.stop();
+    const down = await failure(client.status());
+    expect(down.kind).toBe("unreachable");
+    expect(down.message).toContain(sim!.socketPath);
+    sim = await startMcProxySim({ dir });
+    expect((await client.listRoutes(":443")).map((r) => r.hostname)).toEqual(["a.example.net"]);
+  });
+
   it("keeps routes of a listener that a restart no longer configures", async () => {
     await client.addRoute({
       listener: ":9443",
