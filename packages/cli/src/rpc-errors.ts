@@ -49,6 +49,9 @@ export function nodeErrorCode(e: unknown): string | undefined {
  */
 export function isConnectionFailure(e: unknown): boolean {
   const err = ConnectError.from(e);
+  // Our own cancellations (Ctrl-C, idle limit) are recognised by the caller before it asks;
+  // a cancel nobody here asked for is the HTTP/2 connection going away under the call.
+  if (err.code === Code.Canceled) return true;
   const nodeCode = nodeErrorCode(err.cause ?? e);
   if (nodeCode && (unreachableCodes.has(nodeCode) || /^ERR_(HTTP2|STREAM)_/.test(nodeCode))) {
     return true;
@@ -75,7 +78,7 @@ export function fromRpcError(e: unknown, target: Target): CliError {
       cause: e,
     });
   }
-  if (err.code !== Code.Canceled && err.code !== Code.DeadlineExceeded && isConnectionFailure(e)) {
+  if (err.code !== Code.DeadlineExceeded && isConnectionFailure(e)) {
     return new CliError(`${where} did not answer: ${nodeCode ?? msg}`, {
       exitCode: ExitCode.Unavailable,
       hint: "is mcp-agent running there, and is the address in mcp.toml [[nodes]] right?",
@@ -133,8 +136,6 @@ export function fromRpcError(e: unknown, target: Target): CliError {
         hint: "the agent is older than this mcp; upgrade the agent",
         cause: e,
       });
-    case Code.Canceled:
-      return new CliError("interrupted", { exitCode: ExitCode.Interrupted, cause: e });
     default:
       return new CliError(`${where} failed: ${msg} [${Code[err.code] ?? err.code}]`, {
         exitCode: ExitCode.Failed,

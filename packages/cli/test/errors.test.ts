@@ -19,12 +19,12 @@ describe("fromRpcError", () => {
     [Code.FailedPrecondition, ExitCode.Failed, "no such service"],
     [Code.Unimplemented, ExitCode.Failed, "does not support this call"],
     [Code.Internal, ExitCode.Failed, "failed: no such service [Internal]"],
-    [Code.Canceled, ExitCode.Interrupted, "interrupted"],
+    [Code.Canceled, ExitCode.Unavailable, "did not answer: no such service"],
   ])("maps Connect code %s to exit code %s", (code, exit, text) => {
     const e = fromRpcError(new ConnectError("no such service", code), target);
     expect(e.exitCode).toBe(exit);
     expect(e.message).toContain(text);
-    if (code !== Code.Canceled) expect(e.hint).toBeTruthy();
+    expect(e.hint).toBeTruthy();
   });
 
   it("explains a certificate the configured CA did not sign", () => {
