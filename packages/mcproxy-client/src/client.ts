@@ -121,18 +121,20 @@ export function createMcProxyClient(options: McProxyClientOptions): McProxyClien
   const listRoutesOf = (listener: string) =>
     call("ListRoutes", async () => (await rpc.listRoutes({ listener })).routes.map(routeFromProto));
 
+  const listListeners = () =>
+    call("ListListeners", async () =>
+      (await rpc.listListeners({})).listeners.map((l) => ({
+        address: l.address,
+        routeCount: l.routeCount,
+      })),
+    );
+
   return {
     status: () => call("Status", async () => ({ version: (await rpc.status({})).version })),
-    listListeners: () =>
-      call("ListListeners", async () =>
-        (await rpc.listListeners({})).listeners.map((l) => ({
-          address: l.address,
-          routeCount: l.routeCount,
-        })),
-      ),
+    listListeners,
     async listRoutes(listener) {
       if (listener !== undefined) return listRoutesOf(listener);
-      const listeners = await this.listListeners();
+      const listeners = await listListeners();
       const all = await Promise.all(listeners.map((l) => listRoutesOf(l.address)));
       return all.flat();
     },
