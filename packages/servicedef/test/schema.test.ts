@@ -12,7 +12,7 @@ describe("JSON Schema", () => {
 
   test("snapshot", async () => {
     await expect(`${JSON.stringify(jsonSchema(), null, 2)}\n`).toMatchFileSnapshot(
-      "__snapshots__/schema.json",
+      "__snapshots__/schema.json.snap",
     );
   });
 
