@@ -155,6 +155,25 @@ describe("admin API through @mcp/mcproxy-client", () => {
     expect(err.message).toContain("api.example.net");
   });
 
+  it("persists every one of many concurrent adds", async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `c${i}.example.net`);
+    await Promise.all(
+      names.map((hostname, i) =>
+        client.addRoute({
+          listener: ":8443",
+          hostname,
+          backend: `127.0.0.1:${20000 + i}`,
+          mode: "l4",
+        }),
+      ),
+    );
+    const saved = JSON.parse(await readFile(path.join(dir, "routes.json"), "utf8"));
+    expect(saved.routes.map((r: { hostname: string }) => r.hostname).sort()).toEqual(
+      [...names].sort(),
+    );
+    expect((await client.listListeners())[1]).toEqual({ address: ":8443", routeCount: 40 });
+  });
+
   it("refuses bad routes with a message naming what is wrong, and changes nothing", async () => {
     const bad: [Parameters<McProxyClient["addRoute"]>[0], string, string][] = [
       [
