@@ -154,29 +154,32 @@ export async function sync(ctx: Context, args: SyncArgs, signal?: AbortSignal): 
   let outcomes: NodeSync[];
   try {
     outcomes = await Promise.all(
-      [...byNode.values()].map(async ({ node, specs }): Promise<NodeSync> => {
-        const outcome: NodeSync = { node, services: specs.map((s) => s.name), results: [] };
-        const client = agentClient(await ctx.transport(node));
-        try {
-          await consumeStream<PushDefinitionsResponse>({
-            open: (s) =>
-              client.pushDefinitions({ specs, dryRun: args.dryRun, built: [] }, { signal: s }),
-            target: { node: node.name, address: node.address },
-            what: "sync",
-            idleMs: STREAM_IDLE_MS,
-            signal,
-            onMessage: (m) => {
-              if (m.event.case === "step") renderer?.onStep(m.event.value);
-              else if (m.event.case === "serviceResult") outcome.results.push(m.event.value);
-            },
-          });
-        } catch (e) {
-          if (!isCliError(e)) throw e;
-          if (e.exitCode === ExitCode.Interrupted) throw e;
-          outcome.error = e;
-        }
-        return outcome;
-      }),
+      // In the order of mcp.toml, like every fleet-wide table.
+      config.nodes
+        .flatMap((n) => byNode.get(n.name) ?? [])
+        .map(async ({ node, specs }): Promise<NodeSync> => {
+          const outcome: NodeSync = { node, services: specs.map((s) => s.name), results: [] };
+          const client = agentClient(await ctx.transport(node));
+          try {
+            await consumeStream<PushDefinitionsResponse>({
+              open: (s) =>
+                client.pushDefinitions({ specs, dryRun: args.dryRun, built: [] }, { signal: s }),
+              target: { node: node.name, address: node.address },
+              what: "sync",
+              idleMs: STREAM_IDLE_MS,
+              signal,
+              onMessage: (m) => {
+                if (m.event.case === "step") renderer?.onStep(m.event.value);
+                else if (m.event.case === "serviceResult") outcome.results.push(m.event.value);
+              },
+            });
+          } catch (e) {
+            if (!isCliError(e)) throw e;
+            if (e.exitCode === ExitCode.Interrupted) throw e;
+            outcome.error = e;
+          }
+          return outcome;
+        }),
     );
   } finally {
     renderer?.stop();
