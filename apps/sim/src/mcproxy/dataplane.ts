@@ -315,6 +315,7 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
     const chunks: Buffer[] = [];
     let size = 0;
     const timer = setTimeout(() => socket.destroy(), helloTimeoutMs);
+    socket.once("close", () => clearTimeout(timer));
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
