@@ -83,7 +83,9 @@ export function nearest(key: string, known: readonly string[]): string | undefin
       best = k;
     }
   }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
+  return best !== undefined && bestD <= Math.max(2, Math.ceil(best.length * 0.4))
+    ? best
+    : undefined;
 }
 
 function isTable(v: unknown): v is Record<string, unknown> {
@@ -224,7 +226,22 @@ function walkVariant(
     );
     return undefined;
   }
-  return walk(chosen, value, path, report);
+  // A key that belongs to another variant gets a precise message, not "unknown key".
+  const own = chosen.properties ?? {};
+  const rest: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const owners = variants.filter((x) => x !== chosen && Object.hasOwn(x.properties ?? {}, key));
+    if (!Object.hasOwn(own, key) && owners.length > 0 && v !== undefined) {
+      const kinds = owners.map((x) => String(x.properties?.type?.const)).join(" or ");
+      report.add(
+        "invalid-health",
+        [...path, key],
+        `"${key}" applies to type = "${kinds}" checks, not to type = "${String(value.type)}"`,
+        "key",
+      );
+    } else rest[key] = v;
+  }
+  return walk(chosen, rest, path, report);
 }
 
 export function describe(path: readonly PathSegment[]): string {

@@ -508,3 +508,31 @@ describe("reporting", () => {
     ]);
   });
 });
+
+describe("health-check variants", () => {
+  test("a key of another check type is named as such", () => {
+    expectDiagnostic(
+      svc('\n[components.health]\ntype = "command"\ncommand = ["true"]\npath = "/"\n'),
+      {
+        code: "SD022",
+        path: "components[0].health.path",
+        line: 11,
+        column: 1,
+        message: /"path" applies to type = "http" checks, not to type = "command"/,
+      },
+    );
+  });
+
+  test("a key of no check type is an unknown key with a hint", () => {
+    expectDiagnostic(
+      svc('\n[components.health]\ntype = "command"\ncommand = ["true"]\nretry = 3\n'),
+      {
+        code: "SD004",
+        path: "components[0].health.retry",
+        line: 11,
+        column: 1,
+        message: /did you mean "retries"/,
+      },
+    );
+  });
+});
