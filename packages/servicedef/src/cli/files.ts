@@ -45,3 +45,21 @@ export async function expandPaths(paths: readonly string[]): Promise<Expanded> {
   }
   return { files, errors };
 }
+
+/** Like Promise.all over `items.map(fn)`, with at most `limit` calls in flight. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
