@@ -469,7 +469,16 @@ export class PodmanClient implements ContainerRuntime {
 
   async *followLogs(nameOrId: string, opts: FollowLogsOptions): AsyncGenerator<string> {
     const r = await this.runner();
-    for await (const { line } of streamLines(r, logsArgs(nameOrId, opts, true), {
+    // `podman logs --follow` of a container that is not running truncates long k8s-file
+    // logs (podman#21914, 4.3 through 5.x); without --follow the log comes out whole. So
+    // follow only what is running. This also reports a missing container before any line.
+    const { stdout } = await this.#run(
+      ["container", "inspect", "--format", "{{.State.Running}}", nameOrId],
+      { signal: opts.signal },
+      { subject: `container "${nameOrId}"` },
+    );
+    const follow = stdout.trim() === "true";
+    for await (const { line } of streamLines(r, logsArgs(nameOrId, opts, follow), {
       signal: opts.signal,
       subject: `container "${nameOrId}"`,
       holdStderrErrors: true,

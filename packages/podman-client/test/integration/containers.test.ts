@@ -241,3 +241,29 @@ describe("networks", () => {
     expect(await h.client.networkExists(h.name("no-such-net"))).toBe(false);
   });
 });
+
+describe("logs of a stopped container", () => {
+  it("follow returns a long log whole (podman logs -f alone truncates it: podman#21914)", async () => {
+    const name = h.name("logs-long");
+    const lines = 150_000;
+    await h.client.runContainer({
+      name,
+      image,
+      cmd: ["sh", "-c", `yes ${"x".repeat(99)} | head -n ${lines}; echo the-end`],
+      labels: h.labels,
+    });
+    await waitFor(
+      async () =>
+        (await h.client.inspectContainer(name)).state.status === "exited" ? true : undefined,
+      30_000,
+    );
+    let n = 0;
+    let last = "";
+    for await (const line of h.client.followLogs(name, { signal: new AbortController().signal })) {
+      n++;
+      last = line;
+    }
+    expect(n).toBe(lines + 1);
+    expect(last).toBe("the-end");
+  });
+});
