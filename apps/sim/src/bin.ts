@@ -83,7 +83,12 @@ async function main(): Promise<void> {
               .option("user", { type: "string", demandOption: true, describe: "account name" })
               .option("password", { type: "string", describe: "password (omit: cannot log in)" })
               .option("roles", { type: "string", default: "", describe: "comma-separated roles" })
-              .option("kind", { choices: ["user", "service"] as const, default: "user" as const }),
+              .option("kind", { choices: ["user", "service"] as const, default: "user" as const })
+              .option("totp", {
+                type: "boolean",
+                default: false,
+                describe: "require a TOTP code at login; prints the otpauth:// URI",
+              }),
           async (argv) => {
             const { userCommand } = await import("./commands/mcias.ts");
             await userCommand({
@@ -95,7 +100,24 @@ async function main(): Promise<void> {
                 .map((s) => s.trim())
                 .filter(Boolean),
               kind: argv.kind,
+              totp: argv.totp,
             });
+          },
+        )
+        .command(
+          "revoke",
+          "revoke a token (read from a file, so it never shows in the process list)",
+          (yy) =>
+            yy
+              .option("dir", dirOption)
+              .option("token-file", {
+                type: "string",
+                demandOption: true,
+                describe: "file holding the token",
+              }),
+          async (argv) => {
+            const { revokeCommand } = await import("./commands/mcias.ts");
+            await revokeCommand({ dir: argv.dir, tokenFile: argv["token-file"] });
           },
         )
         .demandCommand(1)

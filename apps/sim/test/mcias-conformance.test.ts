@@ -11,6 +11,7 @@ import {
   isMciasUnavailable,
   MciasUnauthorizedError,
 } from "@mcp/mcias-client";
+import { Secret, TOTP } from "otpauth";
 import { Agent, request } from "undici";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MciasStore } from "../src/mcias/store.ts";
@@ -182,5 +183,29 @@ describe("MCIAS stand-in with @mcp/mcias-client", () => {
     const names = await readdir(join(dir, "mcias", "tokens"));
     expect(names.some((n) => n.includes(token))).toBe(false);
     expect(names).toHaveLength(2);
+  });
+
+  it("requires a TOTP code from accounts that have a secret", async () => {
+    const { url, ca } = await start();
+    const store = new MciasStore(join(dir, "mcias"));
+    const secret = new Secret({ size: 20 });
+    await store.putAccount({
+      username: "kyle",
+      kind: "user",
+      roles: ["admin"],
+      password: "pw",
+      totp_secret: secret.base32,
+    });
+    const totp = new TOTP({ secret, algorithm: "SHA1", digits: 6, period: 30 });
+    const c = client(url, ca);
+    await expect(c.login({ username: "kyle", password: "pw" })).rejects.toBeInstanceOf(
+      MciasUnauthorizedError,
+    );
+    const wrong = String((Number(totp.generate()) + 1) % 1_000_000).padStart(6, "0");
+    await expect(
+      c.login({ username: "kyle", password: "pw", totpCode: wrong }),
+    ).rejects.toBeInstanceOf(MciasUnauthorizedError);
+    const ok = await c.login({ username: "kyle", password: "pw", totpCode: totp.generate() });
+    expect(await c.validateToken(ok.token)).toMatchObject({ valid: true, username: "kyle" });
   });
 });

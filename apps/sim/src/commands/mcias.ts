@@ -1,4 +1,6 @@
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { Secret, TOTP } from "otpauth";
 import { parseDuration } from "../duration.ts";
 import type { AccountKind } from "../mcias/store.ts";
 import { MciasStore } from "../mcias/store.ts";
@@ -38,13 +40,34 @@ export async function userCommand(opts: {
   password: string | undefined;
   roles: string[];
   kind: AccountKind;
+  totp: boolean;
 }): Promise<void> {
   const store = await openStore(opts.dir);
+  const secret = opts.totp ? new Secret({ size: 20 }) : undefined;
   await store.putAccount({
     username: opts.user,
     kind: opts.kind,
     roles: opts.roles,
     ...(opts.password !== undefined ? { password: opts.password } : {}),
+    ...(secret ? { totp_secret: secret.base32 } : {}),
   });
   process.stderr.write(`account ${opts.user} saved in ${store.usersFile}\n`);
+  if (secret) {
+    const uri = new TOTP({ issuer: "mcp-sim", label: opts.user, secret }).toString();
+    process.stdout.write(`${uri}\n`);
+  }
+}
+
+export async function revokeCommand(opts: { dir: string; tokenFile: string }): Promise<void> {
+  let token: string;
+  try {
+    token = (await readFile(opts.tokenFile, "utf8")).trim();
+  } catch (e) {
+    throw new Error(`--token-file ${opts.tokenFile}: cannot read: ${(e as Error).message}`);
+  }
+  const store = await openStore(opts.dir);
+  if (!(await store.revokeToken(token))) {
+    throw new Error(`--token-file ${opts.tokenFile}: MCIAS stand-in does not know this token`);
+  }
+  process.stderr.write("token revoked\n");
 }

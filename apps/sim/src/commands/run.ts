@@ -24,6 +24,20 @@ function fmt(f?: Record<string, unknown>): string {
 
 /** Runs in the foreground; stdout gets one line per module, then `ready <sim.json>`. */
 export async function runCommand(opts: RunOptions): Promise<void> {
+  // Listen for signals before anything starts: a supervisor may send SIGTERM the moment
+  // it reads `ready`, and one that arrives during start-up stops the sim once it is up.
+  // Later signals while stopping are ignored so that stopping is never cut short.
+  let stopping = false;
+  let onSignal: (s: NodeJS.Signals) => void = () => {};
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = (s) => {
+      if (stopping) return;
+      stopping = true;
+      resolve(s);
+    };
+  });
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   const sim = await startSim({
     dir: opts.dir,
     ...(opts.only ? { only: opts.only } : {}),
@@ -48,10 +62,9 @@ export async function runCommand(opts: RunOptions): Promise<void> {
     }
     process.stdout.write(`ready ${sim.dir}/sim.json\n`);
   }
-  await new Promise<void>((resolve) => {
-    const done = () => resolve();
-    process.once("SIGINT", done);
-    process.once("SIGTERM", done);
-  });
+  stderrLogger.info(`${await signal}: stopping`);
   await sim.stop();
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  stderrLogger.info("stopped");
 }

@@ -25,6 +25,8 @@ export interface Account {
   roles: string[];
   /** `scrypt$N$r$p$salt$hash` (base64); null for accounts that cannot log in. */
   password: string | null;
+  /** Base32 TOTP secret (RFC 6238, SHA-1, 6 digits, 30 s); login then needs totp_code. */
+  totp_secret?: string;
 }
 
 export interface TokenRecord {
@@ -35,6 +37,7 @@ export interface TokenRecord {
 }
 
 const USERNAME = /^[a-z][a-z0-9._-]{0,63}$/;
+const BASE32 = /^[A-Z2-7]+=*$/;
 
 export function tokenKey(token: string): string {
   return createHash("sha256").update(token).digest("hex");
@@ -81,7 +84,18 @@ function parseAccounts(text: string, file: string): Account[] {
       throw new Error(`${where}.roles: expected a list of strings`);
     if (a.password !== null && typeof a.password !== "string")
       throw new Error(`${where}.password: expected a scrypt hash or null`);
-    return { username: a.username, kind: a.kind, roles: a.roles, password: a.password ?? null };
+    if (
+      a.totp_secret !== undefined &&
+      !(typeof a.totp_secret === "string" && BASE32.test(a.totp_secret))
+    )
+      throw new Error(`${where}.totp_secret: expected a base32 secret`);
+    return {
+      username: a.username,
+      kind: a.kind,
+      roles: a.roles,
+      password: a.password ?? null,
+      ...(a.totp_secret ? { totp_secret: a.totp_secret } : {}),
+    };
   });
 }
 
@@ -163,6 +177,7 @@ export class MciasStore {
       kind: account.kind,
       roles: account.roles,
       password: account.password === undefined ? null : await hashPassword(account.password),
+      ...(account.totp_secret ? { totp_secret: account.totp_secret } : {}),
     });
     await this.saveAccounts(accounts);
   }
