@@ -8,7 +8,7 @@ export type {
   SimTls,
 } from "./framework.ts";
 export { closeServer, hostPort, listenPreferred } from "./framework.ts";
-export { DEFAULT_TOKEN_TTL, MciasStore, mciasModule } from "./mcias/index.ts";
+export { DEFAULT_TOKEN_TTL, MciasStore, mciasModule, mintSimToken } from "./mcias/index.ts";
 export { simModules } from "./modules.ts";
 export type { SimInfo, SimInstance, StartSimOptions } from "./runner.ts";
 export { planModules, readSimInfo, silentLogger, startSim } from "./runner.ts";

@@ -14,6 +14,7 @@ import {
 import { Secret, TOTP } from "otpauth";
 import { Agent, request } from "undici";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { mintSimToken } from "../src/mcias/index.ts";
 import { MciasStore } from "../src/mcias/store.ts";
 import { type SimInstance, startSim } from "../src/runner.ts";
 
@@ -171,6 +172,7 @@ describe("MCIAS stand-in with @mcp/mcias-client", () => {
     const store = new MciasStore(join(dir, "mcias"));
     const { token } = await store.issueToken("mcp-agent", 60_000);
     const { token: old } = await store.issueToken("admin", 1000, Date.now() - 5000);
+    const { token: minted } = await mintSimToken(dir, "admin", "5m");
     const c = client(url, ca);
     expect(await c.validateToken(token)).toMatchObject({
       valid: true,
@@ -178,11 +180,13 @@ describe("MCIAS stand-in with @mcp/mcias-client", () => {
       roles: [],
     });
     expect(await c.validateToken(old)).toEqual({ valid: false });
+    expect(isAdmin(await c.validateToken(minted))).toBe(true);
+    await expect(mintSimToken(dir, "ghost")).rejects.toThrow(/no account "ghost"/);
     // No raw token on disk: files are named by the token's SHA-256.
     const { readdir } = await import("node:fs/promises");
     const names = await readdir(join(dir, "mcias", "tokens"));
     expect(names.some((n) => n.includes(token))).toBe(false);
-    expect(names).toHaveLength(2);
+    expect(names).toHaveLength(3);
   });
 
   it("requires a TOTP code from accounts that have a secret", async () => {

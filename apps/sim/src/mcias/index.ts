@@ -1,4 +1,5 @@
 import { createServer } from "node:https";
+import { join } from "node:path";
 import { parseDuration } from "../duration.ts";
 import type { SimModule } from "../framework.ts";
 import { closeServer, hostPort, listenPreferred } from "../framework.ts";
@@ -51,3 +52,18 @@ export const mciasModule: SimModule = {
     };
   },
 };
+
+/**
+ * Mints a token for `user` straight into the MCIAS stand-in's store under the sim dir
+ * `rootDir` (as `mcp-sim mcias token` does); for tests that need an admin token.
+ */
+export async function mintSimToken(
+  rootDir: string,
+  user = "admin",
+  ttl: string | number = "1h",
+): Promise<{ token: string; expiresAt: Date }> {
+  const store = new MciasStore(join(rootDir, "mcias"));
+  await store.init();
+  if (!(await store.account(user))) throw new Error(`no account "${user}" in ${store.usersFile}`);
+  return store.issueToken(user, parseDuration(ttl, "ttl"));
+}
