@@ -36,7 +36,10 @@ export interface MciasClientOptions {
   baseUrl: string;
   /** This caller's service name, sent as `service_name` when validating. */
   serviceName: string;
-  /** Extra CA certificate(s) (PEM) to trust, for MCIAS behind a private CA. */
+  /**
+   * CA certificate(s) (PEM) to trust for MCIAS behind a private CA. They replace, not
+   * extend, Node's built-in roots for this client (Node's `tls` `ca` semantics).
+   */
   ca?: string | Buffer | (string | Buffer)[];
   /** Per-call timeout; default 5000 ms. */
   timeoutMs?: number;
