@@ -1,6 +1,7 @@
 // The one file that registers mcp's commands. It stays light on purpose: yargs and a few small
 // modules load here, while every command, Connect, protobuf and the table renderer load only
 // when a command runs, so `mcp --help` and shell completion answer quickly.
+import { readdirSync, readFileSync } from "node:fs";
 import type { Argv } from "yargs";
 import yargs from "yargs";
 import type { Context } from "./context.js";
@@ -48,6 +49,10 @@ export async function run(
   io: CliIo,
   opts: RunOptions = {},
 ): Promise<number> {
+  // Shell completion must answer synchronously, so what it reads is loaded up front, and only
+  // when completing: `mcp --help` does not pay for the TOML parser.
+  const completionConfig =
+    argv[0] === "--get-yargs-completions" ? await import("./config.js") : undefined;
   const errStyle = makeStyle(colorEnabled(io.env, io.stderr.isTTY === true));
   let code: number = ExitCode.Ok;
   let ctx: Context | undefined;
@@ -206,7 +211,27 @@ export async function run(
           .option("totp", { type: "string", describe: "one-time code, if the account has TOTP" }),
       handle(async () => (await import("./commands/login.js")).login),
     )
-    .completion("completion", "Print a completion script for bash or zsh (chosen by $SHELL)")
+    .completion(
+      "completion",
+      "Print a completion script for bash or zsh (chosen by $SHELL)",
+      (
+        current: string,
+        args: { _: unknown[]; config?: string },
+        completionFilter: () => void,
+        done: (completions: string[]) => void,
+      ) => {
+        // `mcp deploy m<TAB>` gives ["mcp", "deploy", "m"]: offer the services directory.
+        const words = args._.map(String).slice(1);
+        if (words.length === 2 && serviceCommands.has(words[0] ?? "") && !current.startsWith("-")) {
+          // Synchronous on purpose: yargs treats a completion that answers later as no answer.
+          done(
+            serviceNames(io, args.config, completionConfig).filter((n) => n.startsWith(current)),
+          );
+          return;
+        }
+        completionFilter();
+      },
+    )
     .demandCommand(1, "name a command (see mcp --help)")
     .recommendCommands()
     .strict()
@@ -226,6 +251,44 @@ export async function run(
     return reportError(e, io.stderr, errStyle, io.env);
   } finally {
     ctx?.close();
+  }
+}
+
+const serviceCommands = new Set([
+  "deploy",
+  "undeploy",
+  "stop",
+  "start",
+  "restart",
+  "status",
+  "logs",
+  "edit",
+]);
+
+type ConfigModule = typeof import("./config.js");
+
+/** Names of the definitions in the services directory, for shell completion; none on error. */
+function serviceNames(
+  io: CliIo,
+  flag: string | undefined,
+  mod: ConfigModule | undefined,
+): string[] {
+  if (!mod) return [];
+  const { locateConfig, parseConfig } = mod;
+  try {
+    const where = locateConfig({ flag, env: io.env, home: io.home, cwd: io.cwd });
+    const config = parseConfig(readFileSync(where.path, "utf8"), {
+      path: where.path,
+      env: io.env,
+      home: io.home,
+      cwd: io.cwd,
+    });
+    return readdirSync(config.servicesDir)
+      .filter((f) => f.endsWith(".toml"))
+      .map((f) => f.slice(0, -".toml".length))
+      .sort();
+  } catch {
+    return [];
   }
 }
 

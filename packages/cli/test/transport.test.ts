@@ -131,4 +131,21 @@ describe("over real HTTP/2 + TLS", () => {
       /^NODE\s+SERVICE\s+COMPONENT\s+STATE\s+IMAGE\/VERSION\s+PORTS\s+UPTIME\nrift\s+mcq\s+api\s+running\s+v1\.0\.0/,
     );
   });
+
+  it("completes commands, and service names from the services directory", async () => {
+    const env = { MCP_CONFIG: join(dir, "mcp.toml"), PATH: process.env.PATH ?? "" };
+    const complete = (...words: string[]) =>
+      execa(process.execPath, [bin, "--get-yargs-completions", "mcp", ...words], {
+        env,
+        extendEnv: false,
+      });
+    expect((await complete("deploy", "m")).stdout).toBe("mcq");
+    expect((await complete("de")).stdout.split("\n")).toContain("deploy");
+    expect((await complete("node", "")).stdout).toBe("list");
+    const script = await execa(process.execPath, [bin, "completion"], {
+      env: { ...env, SHELL: "/bin/bash" },
+      extendEnv: false,
+    });
+    expect(script.stdout).toContain("###-begin-mcp-completions-###");
+  });
 });
