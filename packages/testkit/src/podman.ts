@@ -207,9 +207,13 @@ async function removeRun(client: PodmanClient, prefix: string, runId: string): P
   for (const n of await client.listNetworks()) {
     if (n.name.startsWith(prefix)) await client.removeNetwork(n.name, { force: true });
   }
+  // By name, never by id: a run's names are often extra tags of the shared test image,
+  // and removing by id would delete that image (and every container using it) for all.
+  // Removing a name that is not an image's last one only untags it.
   for (const img of await client.listImages()) {
-    if (img.names.some((n) => n.includes(`/${prefix}`) || n.includes(`:${prefix}`))) {
-      await client.removeImage(img.id, { force: true }).catch((e: unknown) => {
+    for (const n of img.names) {
+      if (!n.includes(`/${prefix}`) && !n.includes(`:${prefix}`)) continue;
+      await client.removeImage(n).catch((e: unknown) => {
         if (!isPodmanError(e, "image-not-found")) throw e;
       });
     }

@@ -66,3 +66,14 @@ describe("testkit against real rootless Podman", () => {
     await expect(fetch(`${reg.url}/v2/`)).rejects.toThrow();
   });
 });
+
+describe("cleanup keeps shared images", () => {
+  it("a run's extra tag on the shared test image is untagged, the image stays", async () => {
+    const h3 = await setupPodman();
+    const extra = `localhost/${h3.prefix}copy:v1.0.0`;
+    await h3.client.tagImage(h3.image, extra);
+    await h3.cleanup();
+    expect(await h3.client.imageExists(extra)).toBe(false);
+    expect(await h3.client.imageExists(h3.image)).toBe(true);
+  });
+});

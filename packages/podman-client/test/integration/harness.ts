@@ -81,9 +81,10 @@ export async function harness(): Promise<Harness> {
       for (const n of await client.listNetworks()) {
         if (n.name.startsWith(prefix)) await client.removeNetwork(n.name, { force: true });
       }
+      // By name (untag), never by id: these names are often tags of the shared image.
       for (const i of await client.listImages()) {
-        if (i.names.some((n) => n.includes(prefix))) {
-          await client.removeImage(i.id, { force: true }).catch(() => {});
+        for (const n of i.names.filter((x) => x.includes(prefix))) {
+          await client.removeImage(n).catch(() => {});
         }
       }
       for (const d of dirs) await rm(d, { recursive: true, force: true });
