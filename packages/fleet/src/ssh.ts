@@ -42,25 +42,12 @@ export interface ExecResult {
 }
 
 /**
- * Runs commands on a node. The real one spawns the system `ssh`; unit tests use a fake.
+ * Runs a command on a node. The real one spawns the system `ssh`; unit tests use a fake.
  * Remote argv elements are quoted for the remote shell, so no element is ever re-split.
+ * Files travel as `inputFile` on the command's stdin (one connection, no scp/sftp needed).
  */
 export interface Ssh {
   exec(target: SshTarget, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
-  /** Runs `script` with `sh -s -- ...args` (the script travels on stdin). */
-  script(
-    target: SshTarget,
-    script: string,
-    args: readonly string[],
-    options?: Omit<ExecOptions, "input" | "inputFile">,
-  ): Promise<ExecResult>;
-  /** Streams a local file to `remotePath` (created with mode 0644 under umask 022). */
-  upload(
-    target: SshTarget,
-    localPath: string,
-    remotePath: string,
-    options?: { timeoutMs?: number },
-  ): Promise<void>;
 }
 
 export interface SystemSshOptions {
@@ -201,29 +188,6 @@ export class SystemSsh implements Ssh {
     return this.#run(target, argv.map(shellQuote).join(" "), argv[0] ?? "command", options);
   }
 
-  async script(
-    target: SshTarget,
-    script: string,
-    args: readonly string[],
-    options: Omit<ExecOptions, "input" | "inputFile"> = {},
-  ): Promise<ExecResult> {
-    const cmd = ["sh", "-s", "--", ...args].map(shellQuote).join(" ");
-    return this.#run(target, cmd, "remote script", { ...options, input: script });
-  }
-
-  async upload(
-    target: SshTarget,
-    localPath: string,
-    remotePath: string,
-    options: { timeoutMs?: number } = {},
-  ): Promise<void> {
-    const cmd = ["sh", "-c", 'umask 022 && cat > "$1"', "sh", remotePath].map(shellQuote).join(" ");
-    await this.#run(target, cmd, `upload to ${remotePath}`, {
-      inputFile: localPath,
-      timeoutMs: options.timeoutMs ?? this.#timeoutMs,
-    });
-  }
-
   async #run(
     target: SshTarget,
     remoteCommand: string,
@@ -261,4 +225,24 @@ export class SystemSsh implements Ssh {
       throw classifySshFailure(target, what, r.exitCode ?? -1, String(r.stderr));
     return { stdout: String(r.stdout), stderr: String(r.stderr) };
   }
+}
+
+/**
+ * Runs a shell script on the node as `sh -c SCRIPT sh ARGS...` (through `sudo -n` when
+ * asked): the script is one quoted argument and its inputs are positional parameters, so
+ * no value is ever interpolated into shell text.
+ */
+export function runScript(
+  ssh: Ssh,
+  target: SshTarget,
+  script: string,
+  args: readonly string[],
+  options: ExecOptions & { sudo?: boolean } = {},
+): Promise<ExecResult> {
+  const { sudo, ...rest } = options;
+  return ssh.exec(
+    target,
+    [...(sudo ? ["sudo", "-n"] : []), "sh", "-c", script, "sh", ...args],
+    rest,
+  );
 }
