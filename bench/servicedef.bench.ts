@@ -45,7 +45,9 @@ function lintInMemory(): number {
   return performance.now() - start;
 }
 lintInMemory(); // warm-up
-const inMemory = median(Array.from({ length: 7 }, lintInMemory));
+const inMemoryRuns = Array.from({ length: 7 }, lintInMemory);
+const inMemory = median(inMemoryRuns);
+const inMemoryBest = Math.min(...inMemoryRuns);
 
 const dir = mkdtempSync(join(tmpdir(), "servicedef-bench-"));
 let cliMs: number;
@@ -101,8 +103,14 @@ const help = wall([bin, "--help"], 11);
 
 const figures = [
   {
-    metric: "lint 1,000 definitions in one process (parse + validate, in memory)",
+    metric: "lint 1,000 definitions in one process (parse + validate, in memory, median of 7)",
     value: round(inMemory),
+    unit: "ms",
+    target: 1000,
+  },
+  {
+    metric: "lint 1,000 definitions in one process (in memory, best of 7)",
+    value: round(inMemoryBest),
     unit: "ms",
     target: 1000,
   },
@@ -113,7 +121,7 @@ const figures = [
     target: 1000,
   },
   {
-    metric: "per definition, in memory",
+    metric: "per definition, in memory (median)",
     value: round((inMemory / defs.length) * 1000),
     unit: "µs",
   },

@@ -1,7 +1,6 @@
 import { parse as parseToml } from "smol-toml";
 import schemaJson from "../gen/schema.json" with { type: "json" };
 import { RULES } from "./codes.ts";
-import { type PositionMap, scanPositions } from "./positions.ts";
 import { Reporter } from "./report.ts";
 import { type LooseDef, runRules } from "./rules.ts";
 import { type SchemaNode, walk } from "./structure.ts";
@@ -40,10 +39,10 @@ function result(
 
 function check(
   data: unknown,
-  positions: PositionMap,
-  withSource: boolean,
+  source: string | undefined,
 ): { value: ServiceDef | undefined; diagnostics: Diagnostic[] } {
-  const report = new Reporter(positions);
+  const withSource = source !== undefined;
+  const report = new Reporter(source);
   const walked = walk(schema, data, [], report) as LooseDef | undefined;
   if (walked) runRules(walked, report);
   const diagnostics = report.diagnostics;
@@ -107,7 +106,7 @@ export function parse(text: string, options: ParseOptions = {}): ParseResult {
       filename,
     );
   }
-  const { value, diagnostics } = check(data, scanPositions(src), true);
+  const { value, diagnostics } = check(data, src);
   return result(diagnostics, value, filename);
 }
 
@@ -116,7 +115,7 @@ export function parse(text: string, options: ParseOptions = {}): ParseResult {
  * `parse`; there is no source, so every diagnostic has line and column 0.
  */
 export function validate(object: unknown): ParseResult {
-  const { value, diagnostics } = check(object, new Map(), false);
+  const { value, diagnostics } = check(object, undefined);
   return result(diagnostics, value, undefined);
 }
 

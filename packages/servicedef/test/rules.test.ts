@@ -536,3 +536,25 @@ describe("health-check variants", () => {
     );
   });
 });
+
+describe("floats where integers belong", () => {
+  test.each([
+    ['routes = [{ port = 443.0, mode = "l4" }]', 20],
+    ['routes = [{ port = 1e3, mode = "l4" }]', 20],
+    ['routes = [{ port = inf, mode = "l4" }]', 20],
+  ])("%s", (body, column) => {
+    expectDiagnostic(svc(`${body}\n`), {
+      code: "SD005",
+      path: "components[0].routes[0].port",
+      line: 7,
+      column,
+      message: /got a float/,
+    });
+  });
+
+  test("a float-looking string elsewhere does not make an integer a float", () => {
+    expectClean(
+      svc('env = ["RATIO=1.5"]\ncmd = ["--x", "=1.0"]\nroutes = [{ port = 443, mode = "l4" }]\n'),
+    );
+  });
+});
