@@ -33,6 +33,13 @@ async function main(): Promise<void> {
             type: "boolean",
             default: false,
             describe: "print endpoints as one JSON line",
+          })
+          .option("set", {
+            type: "string",
+            array: true,
+            default: [] as string[],
+            describe:
+              "module option KEY=VALUE, repeatable (mcnsZones, mcnsDnsPort, listeners, socket, socketMode)",
           }),
       async (argv) => {
         const { runCommand } = await import("./commands/run.ts");
@@ -47,6 +54,7 @@ async function main(): Promise<void> {
           host: argv.host,
           tokenTtl: argv["token-ttl"],
           json: argv.json,
+          set: argv.set,
         });
       },
     )
@@ -108,13 +116,11 @@ async function main(): Promise<void> {
           "revoke",
           "revoke a token (read from a file, so it never shows in the process list)",
           (yy) =>
-            yy
-              .option("dir", dirOption)
-              .option("token-file", {
-                type: "string",
-                demandOption: true,
-                describe: "file holding the token",
-              }),
+            yy.option("dir", dirOption).option("token-file", {
+              type: "string",
+              demandOption: true,
+              describe: "file holding the token",
+            }),
           async (argv) => {
             const { revokeCommand } = await import("./commands/mcias.ts");
             await revokeCommand({ dir: argv.dir, tokenFile: argv["token-file"] });

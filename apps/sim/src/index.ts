@@ -9,6 +9,11 @@ export type {
 } from "./framework.ts";
 export { closeServer, hostPort, listenPreferred } from "./framework.ts";
 export { DEFAULT_TOKEN_TTL, MciasStore, mciasModule, mintSimToken } from "./mcias/index.ts";
+export type { McnsSim, McnsSimOptions } from "./mcns/index.ts";
+export { answerQuery, DEFAULT_ZONES, mcnsModule, RecordStore, startMcnsSim } from "./mcns/index.ts";
+export { DEFAULT_LISTENERS, mcproxyModule, startMcProxySim } from "./mcproxy/index.ts";
+export type { MetacryptSim, MetacryptSimOptions } from "./metacrypt/index.ts";
+export { metacryptModule, parseGoDuration, SimCa, startMetacryptSim } from "./metacrypt/index.ts";
 export { simModules } from "./modules.ts";
 export type { SimInfo, SimInstance, StartSimOptions } from "./runner.ts";
 export { planModules, readSimInfo, silentLogger, startSim } from "./runner.ts";

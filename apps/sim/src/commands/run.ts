@@ -7,6 +7,19 @@ export interface RunOptions {
   host: string;
   tokenTtl: string | undefined;
   json: boolean;
+  /** `KEY=VALUE` module options from `--set`; a number-looking value becomes a number. */
+  set?: string[];
+}
+
+export function parseSetOptions(pairs: readonly string[]): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new Error(`--set ${pair}: expected KEY=VALUE`);
+    const value = pair.slice(eq + 1);
+    out[pair.slice(0, eq)] = /^\d+$/.test(value) ? Number(value) : value;
+  }
+  return out;
 }
 
 const stderrLogger: SimLogger = {
@@ -43,7 +56,7 @@ export async function runCommand(opts: RunOptions): Promise<void> {
     ...(opts.only ? { only: opts.only } : {}),
     host: opts.host,
     log: stderrLogger,
-    options: { tokenTtl: opts.tokenTtl },
+    options: { ...parseSetOptions(opts.set ?? []), tokenTtl: opts.tokenTtl },
   });
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(sim.info)}\n`);
