@@ -249,7 +249,7 @@ function checkComponent(
       report.add(
         "unnamed-route",
         rp,
-        `component "${c.name ?? base.join("")}" has ${routes.length} routes, so each needs a name (it sets $PORT_<NAME>)`,
+        `${label(c, base)} has ${routes.length} routes, so each needs a name (it sets $PORT_<NAME>)`,
         "key",
       );
     }
@@ -370,6 +370,11 @@ function checkComponent(
   if (c.health) checkHealth(c, [...base, "health"], report);
 }
 
+/** `component "api"`, or `components[2]` for a component without a name. */
+function label(c: LooseComponent, base: P): string {
+  return c.name !== undefined ? `component "${c.name}"` : `components[${String(base[1])}]`;
+}
+
 function checkVolume(v: string, path: P, report: Reporter): string | undefined {
   const parts = v.split(":");
   const bad = (why: string) => {
@@ -454,7 +459,7 @@ function checkHealth(c: LooseComponent, path: P, report: Reporter): void {
     report.add(
       "invalid-health",
       [...path, "type"],
-      `a ${h.type} check needs a route to probe, and component "${c.name ?? "?"}" has none; use type = "command"`,
+      `a ${h.type} check needs a route to probe, and ${label(c, path.slice(0, 2))} has none; use type = "command"`,
     );
     return;
   }
@@ -471,7 +476,7 @@ function checkHealth(c: LooseComponent, path: P, report: Reporter): void {
     report.add(
       "invalid-health",
       path,
-      `component "${c.name ?? "?"}" has ${routes.length} routes; name the one to probe with route = "..."`,
+      `${label(c, path.slice(0, 2))} has ${routes.length} routes; name the one to probe with route = "..."`,
       "key",
     );
   }
