@@ -22,6 +22,7 @@ import {
   PodmanOutputError,
 } from "./errors.ts";
 import { type Runner, run, streamLines } from "./exec.ts";
+import { followLogFile, sinceToNs } from "./logfile.ts";
 import {
   parseContainerInspect,
   parseContainerList,
@@ -469,21 +470,79 @@ export class PodmanClient implements ContainerRuntime {
 
   async *followLogs(nameOrId: string, opts: FollowLogsOptions): AsyncGenerator<string> {
     const r = await this.runner();
-    // `podman logs --follow` of a container that is not running truncates long k8s-file
-    // logs (podman#21914, 4.3 through 5.x); without --follow the log comes out whole. So
-    // follow only what is running. This also reports a missing container before any line.
+    const subject = `container "${nameOrId}"`;
+    // One inspect: running?, log driver and file. It also reports a missing container
+    // before any line.
     const { stdout } = await this.#run(
-      ["container", "inspect", "--format", "{{.State.Running}}", nameOrId],
+      [
+        "container",
+        "inspect",
+        "--format",
+        "{{.State.Running}}\t{{.HostConfig.LogConfig.Type}}\t{{.HostConfig.LogConfig.Path}}",
+        nameOrId,
+      ],
       { signal: opts.signal },
-      { subject: `container "${nameOrId}"` },
+      { subject },
     );
-    const follow = stdout.trim() === "true";
-    for await (const { line } of streamLines(r, logsArgs(nameOrId, opts, follow), {
-      signal: opts.signal,
-      subject: `container "${nameOrId}"`,
-      holdStderrErrors: true,
-    })) {
-      yield line;
+    const [running, driver, path] = stdout.trim().split("\t");
+    const podmanLogs = (follow: boolean) =>
+      streamLines(r, logsArgs(nameOrId, opts, follow), {
+        signal: opts.signal,
+        subject,
+        holdStderrErrors: true,
+      });
+
+    // Not running: `podman logs` without --follow reads the log whole (with --follow it
+    // can stop early, podman#21914).
+    if (running !== "true") {
+      for await (const { line } of podmanLogs(false)) yield line;
+      return;
+    }
+    const readable =
+      driver === "k8s-file" && path
+        ? await access(path, constants.R_OK).then(
+            () => true,
+            () => false,
+          )
+        : false;
+    if (!readable) {
+      // journald and others: Podman's own follow, the only way there.
+      for await (const { line } of podmanLogs(true)) yield line;
+      return;
+    }
+
+    // Running, k8s-file: read the file (see logfile.ts for why), until `podman wait`
+    // says the container exited.
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    opts.signal.addEventListener("abort", onAbort, { once: true });
+    let exited = false;
+    const waiting = run(r, ["wait", nameOrId], { timeoutMs: 0, signal: stop.signal, subject }).then(
+      () => {
+        exited = true;
+      },
+      () => {
+        exited = true; // removed, or aborted: either way nothing more will be written
+      },
+    );
+    try {
+      const sinceNs = opts.since === undefined ? undefined : sinceToNs(opts.since);
+      if (opts.since !== undefined && sinceNs === undefined) {
+        throw new InvalidOptionError(
+          `since: cannot read "${String(opts.since)}" as a time or duration`,
+        );
+      }
+      yield* followLogFile(path!, {
+        tail: opts.tail,
+        sinceNs,
+        timestamps: opts.timestamps,
+        signal: opts.signal,
+        finished: () => exited,
+      });
+    } finally {
+      opts.signal.removeEventListener("abort", onAbort);
+      stop.abort();
+      await waiting;
     }
   }
 

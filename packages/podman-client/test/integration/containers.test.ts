@@ -242,7 +242,27 @@ describe("networks", () => {
   });
 });
 
-describe("logs of a stopped container", () => {
+describe("long logs", () => {
+  it("follow of a container that writes 15 MB fast and exits gets every line", async () => {
+    const name = h.name("logs-burst");
+    const lines = 150_000;
+    await h.client.createContainer({
+      name,
+      image,
+      cmd: ["sh", "-c", `yes ${"y".repeat(99)} | head -n ${lines}; echo the-end`],
+      labels: h.labels,
+    });
+    await h.client.startContainer(name);
+    let n = 0;
+    let last = "";
+    for await (const line of h.client.followLogs(name, { signal: new AbortController().signal })) {
+      n++;
+      last = line;
+    }
+    expect(last).toBe("the-end");
+    expect(n).toBe(lines + 1);
+  });
+
   it("follow returns a long log whole (podman logs -f alone truncates it: podman#21914)", async () => {
     const name = h.name("logs-long");
     const lines = 150_000;
