@@ -1,4 +1,5 @@
 export { RULES, type RuleInfo, type RuleName, ruleList } from "./codes.ts";
+export { formatDiagnostic } from "./diagnostic-format.ts";
 export { format, tomlString } from "./format.ts";
 export {
   type ContainerNameSplit,

@@ -128,3 +128,19 @@ describe("effectiveHealthCheck", () => {
     expect(effectiveHealthCheck({ routes: [rest], health: check })).toEqual({ check, routes: [] });
   });
 });
+
+describe("formatDiagnostic", () => {
+  test("compiler style, and without a position for validate()", async () => {
+    const { formatDiagnostic, parse, validate } = await import("../src/index.ts");
+    const d = parse('name = "svc"\nnode = "rift"\nnde = 1\n').diagnostics.find(
+      (x) => x.code === "SD004",
+    );
+    expect(formatDiagnostic("svc.toml", d as NonNullable<typeof d>)).toBe(
+      'svc.toml:3:1: SD004 error: unknown key "nde"; did you mean "node"? (at nde)',
+    );
+    const v = validate({ name: "svc" }).diagnostics.find((x) => x.code === "SD006");
+    expect(formatDiagnostic("spec", v as NonNullable<typeof v>)).toBe(
+      'spec: SD006 error: missing required key "node" (at node)',
+    );
+  });
+});

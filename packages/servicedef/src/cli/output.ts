@@ -1,4 +1,5 @@
 import { styleText } from "node:util";
+import { formatDiagnostic } from "../diagnostic-format.ts";
 import type { Diagnostic } from "../types.ts";
 
 // styleText checks that the stream is a terminal and honours NO_COLOR / FORCE_COLOR.
@@ -10,11 +11,8 @@ export function paint(
   return styleText(color, text, { stream });
 }
 
-/** `file:line:column: CODE severity: message (at path)`, as compilers print, for editors and CI. */
 export function diagnosticLine(file: string, d: Diagnostic, stream: NodeJS.WriteStream): string {
-  const sev = paint(d.severity === "error" ? "red" : "yellow", d.severity, stream);
-  const at = d.path ? ` (at ${d.path})` : "";
-  return `${file}:${d.line}:${d.column}: ${d.code} ${sev}: ${d.message}${at}`;
+  return formatDiagnostic(file, d, (s) => paint(s === "error" ? "red" : "yellow", s, stream));
 }
 
 export function plural(n: number, word: string): string {
