@@ -148,9 +148,12 @@ fi
 # 8. Podman works for the user (also migrates its storage after a Podman upgrade).
 as_mcp() { runuser -u "$MCP_USER" -- env -i HOME="$mcp_home" USER="$MCP_USER" \
   XDG_RUNTIME_DIR="$rundir" PATH=/usr/local/bin:/usr/bin:/bin "$@"; }
-if out="$(cd / && as_mcp podman info --format '{{.Host.OCIRuntime.Name}} {{.Store.GraphDriverName}} rootless={{.Host.Security.Rootless}}' 2>&1)"; then
+err="$(mktemp)"
+if out="$(cd / && as_mcp podman info --format '{{.Host.OCIRuntime.Name}} {{.Store.GraphDriverName}} {{.Host.NetworkBackend}} rootless={{.Host.Security.Rootless}}' 2>"$err")"; then
   say "rootless podman ready for $MCP_USER: $out"
+  rm -f "$err"
 else
-  echo "setup-system: rootless podman does not work for $MCP_USER: $out" >&2
+  echo "setup-system: rootless podman does not work for $MCP_USER: $(cat "$err")" >&2
+  rm -f "$err"
   exit 1
 fi
