@@ -22,11 +22,12 @@ async function waitForPort(
   host: string,
   port: number,
   proc: ResultPromise,
+  exited: () => boolean,
   ms = 10_000,
 ): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`sshd exited early: ${(await proc).stderr}`);
+    if (exited()) throw new Error(`sshd exited early: ${(await proc).stderr}`);
     const ok = await new Promise<boolean>((r) => {
       const c = createConnection({ host, port }, () => {
         c.destroy();
@@ -106,7 +107,11 @@ export async function startSshd(host = "127.0.0.1"): Promise<TestSshd> {
       reject: false,
       buffer: true,
     });
-    await waitForPort(host, port, proc);
+    let exited = false;
+    void proc.finally(() => {
+      exited = true;
+    });
+    await waitForPort(host, port, proc, () => exited);
     const pid = proc.pid as number;
     return {
       dir,
@@ -122,7 +127,7 @@ export async function startSshd(host = "127.0.0.1"): Promise<TestSshd> {
         knownHostsFile: join(dir, "known_hosts"),
       },
       async stop() {
-        if (proc.exitCode === null) process.kill(pid, "SIGTERM");
+        if (!exited) process.kill(pid, "SIGTERM");
         await proc;
         await rm(dir, { recursive: true, force: true });
       },
