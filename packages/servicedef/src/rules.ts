@@ -151,7 +151,7 @@ export function runRules(def: LooseDef, report: Reporter): void {
     if (Object.keys(images).length > 0) {
       components.forEach((c, i) => {
         const repo = c?.image === undefined ? undefined : imageRepository(c.image);
-        if (repo && !(repo in images)) {
+        if (repo && !Object.hasOwn(images, repo)) {
           report.add(
             "unbuilt-image",
             ["components", i, "image"],

@@ -30,6 +30,7 @@ export function kindOf(value: unknown, raw?: string): string {
   }
   if (Array.isArray(value)) return "a list";
   if (value instanceof Date) return "a date-time";
+  if (value === null) return "null";
   if (value !== null && typeof value === "object") return "a table";
   return typeof value;
 }
