@@ -9,6 +9,7 @@ import { type AgentConfig, durationMs } from "./config.ts";
 import { Engine, previousName } from "./deploy/engine.ts";
 import { errorLine } from "./errors.ts";
 import { ObservedState } from "./observed.ts";
+import { createPlatform } from "./platform/index.ts";
 import type { Platform } from "./platform.ts";
 import { adaptRuntime } from "./runtime/podman.ts";
 import type { ContainerRuntime } from "./runtime/runtime.ts";
@@ -167,7 +168,9 @@ export async function runAgent(
       { cause: e },
     );
   }
-  const platform = overrides.platform ?? {};
+  const platform =
+    overrides.platform ??
+    createPlatform(config, { warn: (msg, fields) => log.warn(fields ?? {}, msg) });
   const observed = new ObservedState(runtime, store);
   const engine = new Engine({
     store,
