@@ -1,3 +1,4 @@
 import { packageTestConfig } from "../../vitest.shared.ts";
 
-export default packageTestConfig();
+// Integration tests spawn the agent and drive real rootless Podman: allow for that.
+export default packageTestConfig({ testTimeout: 60_000 });

@@ -1,3 +1,4 @@
+import { toJson } from "@bufbuild/protobuf";
 import { StructSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AgentService, StepStatus } from "@mcp/proto/agent/v1";
@@ -145,8 +146,13 @@ describe("AgentService over the real router", () => {
     );
     const details = ce.findDetails(StructSchema);
     expect(details).toHaveLength(1);
-    const diags = (details[0]?.fields.diagnostics?.kind.value as { values: unknown[] }).values;
-    expect(diags.length).toBeGreaterThan(0);
+    const json = toJson(StructSchema, details[0]!) as { diagnostics: Record<string, unknown>[] };
+    expect(json.diagnostics[0]).toMatchObject({
+      path: "components[0].routes[0].mode",
+      line: 10,
+      severity: "error",
+    });
+    expect(json.diagnostics[0]?.code).toMatch(/^SD\d+$/);
     expect(store.listServices()).toEqual([]);
   });
 

@@ -1,0 +1,192 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { AgentService } from "@mcp/proto/agent/v1";
+import {
+  ensureLocalCa,
+  issueServerCert,
+  MciasStore,
+  type SimInstance,
+  silentLogger,
+  startSim,
+} from "@mcp/sim";
+import { execa, type ResultPromise } from "execa";
+
+export const BIN = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
+
+export interface TestEnv {
+  dir: string;
+  sim: SimInstance;
+  ca: string;
+  certFile: string;
+  keyFile: string;
+  tokens: { admin: string; operator: string; expired: string };
+  close(): Promise<void>;
+}
+
+/** A temp dir, the sim MCIAS, a server certificate for the agent from the sim's CA, tokens. */
+export async function setupEnv(): Promise<TestEnv> {
+  const dir = await mkdtemp(join(tmpdir(), "mcp-agent-it-"));
+  const simDir = join(dir, "sim");
+  const sim = await startSim({ dir: simDir, only: ["mcias"], log: silentLogger });
+  try {
+    const ca = await ensureLocalCa(simDir);
+    const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
+    const certFile = join(dir, "agent.pem");
+    const keyFile = join(dir, "agent.key");
+    await writeFile(certFile, leaf.cert, { mode: 0o600 });
+    await writeFile(keyFile, leaf.key, { mode: 0o600 });
+    const store = new MciasStore(join(simDir, "mcias"));
+    const admin = (await store.issueToken("admin", 3_600_000)).token;
+    const operator = (await store.issueToken("operator", 3_600_000)).token;
+    const expired = (await store.issueToken("admin", 1_000, Date.now() - 60_000)).token;
+    return {
+      dir,
+      sim,
+      ca: ca.cert,
+      certFile,
+      keyFile,
+      tokens: { admin, operator, expired },
+      async close() {
+        await sim.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await sim.stop();
+    throw e;
+  }
+}
+
+export function agentConfig(
+  env: TestEnv,
+  o: { port: number; portLow: number; extra?: string; certFile?: string },
+): string {
+  const mcias = env.sim.endpoints.mcias;
+  return `[server]
+grpc_addr = "127.0.0.1:${o.port}"
+tls_cert = "${o.certFile ?? env.certFile}"
+tls_key = "${env.keyFile}"
+
+[database]
+path = "${env.dir}/mcp.db"
+
+[mcias]
+server_url = "${mcias?.url}"
+ca_cert = "${mcias?.caFile}"
+service_name = "mcp-agent"
+
+[agent]
+node_name = "rift"
+address = "127.0.0.1"
+
+[ports]
+range = "${o.portLow}-${o.portLow + 99}"
+
+[podman]
+run_as = "mcp"
+stop_timeout = "1s"
+
+[log]
+level = "warn"
+${o.extra ?? ""}`;
+}
+
+export interface AgentProcess {
+  proc: ResultPromise;
+  port: number;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Spawns `node dist/bin.js server --config FILE` and waits until /healthz answers. */
+export async function spawnAgent(
+  configFile: string,
+  port: number,
+  ca: string,
+): Promise<AgentProcess> {
+  const proc = execa(process.execPath, [BIN, "server", "--config", configFile], {
+    reject: false,
+    all: true,
+    buffer: true,
+  });
+  let output = "";
+  let exited = false;
+  void proc.then(() => {
+    exited = true;
+  });
+  proc.all?.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  const stop = async () => {
+    if (!exited) proc.kill("SIGTERM");
+    await proc;
+  };
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (exited) {
+      const r = await proc;
+      throw new Error(`agent exited early (${r.exitCode}): ${output}${r.all ?? ""}`);
+    }
+    try {
+      const r = await healthz(port, ca);
+      if (r.status === 200) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`agent did not come up: ${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { proc, port, stderr: () => output, stop };
+}
+
+export async function healthz(port: number, ca: string): Promise<{ status: number; body: string }> {
+  const { connect } = await import("node:http2");
+  return new Promise((resolve, reject) => {
+    const session = connect(`https://127.0.0.1:${port}`, { ca });
+    const timer = setTimeout(() => {
+      session.destroy();
+      reject(new Error("healthz timed out"));
+    }, 2000);
+    session.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    const req = session.request({ ":path": "/healthz", ":method": "GET" });
+    let body = "";
+    let status = 0;
+    req.on("response", (h) => {
+      status = Number(h[":status"]);
+    });
+    req.on("data", (d: Buffer) => {
+      body += d.toString();
+    });
+    req.on("end", () => {
+      clearTimeout(timer);
+      session.close();
+      resolve({ status, body });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+export function agentClient(port: number, ca: string, token?: string) {
+  const transport = createGrpcTransport({
+    baseUrl: `https://127.0.0.1:${port}`,
+    nodeOptions: { ca },
+    interceptors: [
+      (next) => (req) => {
+        if (token !== undefined) req.header.set("authorization", `Bearer ${token}`);
+        return next(req);
+      },
+    ],
+  });
+  return createClient(AgentService, transport);
+}
