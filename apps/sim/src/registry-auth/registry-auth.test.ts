@@ -3,6 +3,7 @@
 // real rootless Podman (user mcp) pushing and pulling through the token flow with an
 // auth file, and @mcp/mcr-client checking tags.
 import { type ChildProcess, spawn } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { once } from "node:events";
 import { chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -20,7 +21,12 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { SimLogger } from "../framework.ts";
 import { mciasModule } from "../mcias/index.ts";
 import { type SimInstance, startSim } from "../runner.ts";
-import { registryAuthModule, writeRegistryConfig } from "./index.ts";
+import {
+  ensureSigningKey,
+  registryAuthModule,
+  signJwtEs256,
+  writeRegistryConfig,
+} from "./index.ts";
 
 interface Registry {
   url: string;
@@ -235,6 +241,43 @@ describe("token auth against a real docker-registry", () => {
     ]);
     const op = await ask("operator", passwords.operator);
     expect(op.claims.access).toEqual([{ type: "repository", name: repo, actions: ["pull"] }]);
+  });
+
+  test("distribution 2.8 takes the key by libtrust kid or by x5c, and refuses an unknown kid", async () => {
+    const extra = sim.endpoints["registry-auth"]?.extra ?? {};
+    const signer = await ensureSigningKey(join(dir, "registry-auth"));
+    const now = Math.floor(Date.now() / 1000);
+    const claims = {
+      iss: extra.issuer,
+      sub: "admin",
+      aud: extra.service,
+      exp: now + 60,
+      nbf: now - 1,
+      iat: now,
+      jti: "t",
+      access: [{ type: "repository", name: repo, actions: ["pull"] }],
+    };
+    const head = async (header: Record<string, unknown>) => {
+      const res = await request(`${registry.url}/v2/${repo}/manifests/v1.0.0`, {
+        method: "HEAD",
+        headers: {
+          authorization: `Bearer ${signJwtEs256(header, claims, signer.key)}`,
+          accept: "application/vnd.oci.image.manifest.v1+json",
+        },
+      });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    const certDer = new X509Certificate(signer.certPem).raw;
+    expect(await head({ typ: "JWT", kid: signer.kid })).toBe(200);
+    expect(await head({ typ: "JWT", x5c: [certDer.toString("base64")] })).toBe(200);
+    expect(
+      await head({
+        typ: "JWT",
+        kid: "AAAA:BBBB:CCCC:DDDD:EEEE:FFFF:GGGG:HHHH:IIII:JJJJ:KKKK:LLLL",
+      }),
+    ).toBe(401);
+    expect(await head({ typ: "JWT" })).toBe(401);
   });
 
   test("wrong credentials are Unauthorized", async () => {
