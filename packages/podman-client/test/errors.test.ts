@@ -29,7 +29,7 @@ const recorded: [string, string, string][] = [
   [
     "image-not-found",
     "pull",
-    "Error: initializing source docker://127.0.0.1:5000/nope:v1: reading manifest v1 in 127.0.0.1:5000/nope: manifest unknown: manifest unknown",
+    "Trying to pull 127.0.0.1:5999/nope:v1...\nError: initializing source docker://127.0.0.1:5999/nope:v1: reading manifest v1 in 127.0.0.1:5999/nope: manifest unknown: manifest unknown",
   ],
   [
     "network-not-found",
@@ -41,7 +41,21 @@ const recorded: [string, string, string][] = [
     "pull",
     'time="2026-11-21T02:02:03Z" level=warning msg="Failed, retrying in 1s ... (3/3)."\nError: initializing source docker://localhost/nope:v1: pinging container registry localhost: Get "https://localhost/v2/": dial tcp 127.0.0.1:443: connect: connection refused',
   ],
-  ["permission-denied", "save", "Error: open /root/x.tar: permission denied"],
+  [
+    "permission-denied",
+    "save",
+    'Error: opening file "/root/x.tar": open /root/x.tar: permission denied',
+  ],
+  [
+    "registry",
+    "pull",
+    'Error: initializing source docker://127.0.0.1:5999/nope:v1: pinging container registry 127.0.0.1:5999: Get "https://127.0.0.1:5999/v2/": http: server gave HTTP response to HTTPS client',
+  ],
+  [
+    "command-failed",
+    "save",
+    'Error: opening file "/x/y.tar": open /x/y.tar: no such file or directory',
+  ],
   [
     "command-failed",
     "run",

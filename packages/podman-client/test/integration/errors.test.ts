@@ -120,6 +120,14 @@ describe("errors from real Podman are typed and keep Podman's line", () => {
     expect(e2.message).toContain("XDG_RUNTIME_DIR=/nonexistent/run");
   });
 
+  it("permission denied: the rootless user cannot write where root keeps its files", async () => {
+    const e = await failure(
+      h.client.saveImage(await ensureImage(h), "/root/podman-client-denied.tar"),
+    );
+    expect(e.code).toBe("permission-denied");
+    expect(e.detail).toContain("permission denied");
+  });
+
   it("podman missing", async () => {
     const onPath = new PodmanClient({
       runAs: h.user,
