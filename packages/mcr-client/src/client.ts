@@ -124,6 +124,9 @@ export function isLoopbackHost(hostname: string): boolean {
   return LOOPBACK_V4.test(h) || h === "[::1]" || h === "::1" || h === "localhost";
 }
 
+/** Gateway and overload answers: nothing useful answered, try again later. */
+const UNAVAILABLE = new Set([502, 503, 504]);
+
 const TOKEN_SAFE = /^[\x21-\x7e]+$/;
 
 interface Deadline {
@@ -491,6 +494,8 @@ export class HttpMcrClient implements McrClient {
         `${where} refused the credentials (HTTP ${res.statusCode})`,
         res.statusCode,
       );
+    if (UNAVAILABLE.has(res.statusCode))
+      throw new McrUnreachableError(`${where} is unavailable (HTTP ${res.statusCode})`);
     if (res.statusCode !== 200)
       throw new McrBadResponseError(`${where} answered HTTP ${res.statusCode}`, res.statusCode);
     let doc: unknown;
@@ -554,6 +559,8 @@ export class HttpMcrClient implements McrClient {
   #unexpected(status: number, what: string): McrError {
     if (status === 403)
       return new McrUnauthorizedError(`registry ${this.registry} denied ${what} (HTTP 403)`, 403);
+    if (UNAVAILABLE.has(status))
+      return new McrUnreachableError(`registry ${this.registry} is unavailable (HTTP ${status})`);
     return new McrBadResponseError(
       `registry ${this.registry} answered HTTP ${status} to ${what}`,
       status,

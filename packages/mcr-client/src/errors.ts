@@ -39,7 +39,10 @@ export class McrNotFoundError extends McrError {
   readonly code = "not-found" as const;
 }
 
-/** Connection refused, name not resolved, TLS failure, reset: nothing answered usefully. */
+/**
+ * Connection refused, name not resolved, TLS failure, reset, or a 502/503/504 from the
+ * registry or its token service: nothing answered usefully; try again later.
+ */
 export class McrUnreachableError extends McrError {
   override readonly name = "McrUnreachableError";
   readonly code = "unreachable" as const;
@@ -51,7 +54,7 @@ export class McrTimeoutError extends McrError {
   readonly code = "timeout" as const;
 }
 
-/** An answer that does not follow the distribution API (garbage challenge, non-JSON token, 5xx). */
+/** An answer that does not follow the distribution API (garbage challenge, non-JSON token, other statuses). */
 export class McrBadResponseError extends McrError {
   override readonly name = "McrBadResponseError";
   readonly code = "bad-response" as const;

@@ -31,6 +31,10 @@ interface Fake {
   challenge: string | undefined;
   tokenBody: string | undefined;
   hang: boolean;
+  /** Only the token endpoint does not answer. */
+  hangToken: boolean;
+  /** Status the token endpoint answers with instead of doing its job. */
+  tokenStatus: number | undefined;
   /** Refuse every registry token (registry misconfigured / revoked). */
   refuseTokens: boolean;
   /** Delay before answering manifest requests, so concurrency can be observed. */
@@ -50,6 +54,8 @@ async function startFake(): Promise<Fake> {
     challenge: undefined,
     tokenBody: undefined,
     hang: false,
+    hangToken: false,
+    tokenStatus: undefined,
     refuseTokens: false,
     delayMs: 0,
   } as unknown as Fake;
@@ -59,6 +65,11 @@ async function startFake(): Promise<Fake> {
     const url = new URL(req.url ?? "/", fake.url);
     const auth = req.headers.authorization;
     if (url.pathname === "/token") {
+      if (fake.hangToken) return;
+      if (fake.tokenStatus !== undefined) {
+        res.writeHead(fake.tokenStatus).end();
+        return;
+      }
       const scopes = url.searchParams.getAll("scope");
       fake.tokenRequests.push({ authorization: auth, scopes });
       const ok =
@@ -381,6 +392,26 @@ describe("failures", () => {
     );
     expect(isMcrTimeout(e)).toBe(true);
     expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  test("a token service that does not answer: Timeout", async () => {
+    fake.hangToken = true;
+    const e = await caught(
+      client({ timeoutMs: 300 }).tagExists({ repository: "app", tag: "v1.0.0" }),
+    );
+    expect(isMcrTimeout(e)).toBe(true);
+    expect(e.message).toContain("token service");
+  });
+
+  test("a token service answering 503 is Unreachable; 500 is a bad response", async () => {
+    fake.tokenStatus = 503;
+    expect(
+      isMcrUnreachable(await caught(client().tagExists({ repository: "app", tag: "v1.0.0" }))),
+    ).toBe(true);
+    fake.tokenStatus = 500;
+    expect(
+      isMcrBadResponse(await caught(client().tagExists({ repository: "app", tag: "v1.0.0" }))),
+    ).toBe(true);
   });
 
   test("a closed port: Unreachable", async () => {
