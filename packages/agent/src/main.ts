@@ -93,7 +93,7 @@ export async function recoverInterrupted(
         await runtime.rename(c.name, name);
         await runtime.start(name);
       } else {
-        await runtime.remove(c.name, { force: true });
+        await runtime.remove(c.name, { force: true, timeoutSeconds: 0 });
       }
     } catch (e) {
       log.warn(

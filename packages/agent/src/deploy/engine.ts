@@ -247,7 +247,11 @@ export class Engine {
             return done(`${action.spec.name} (${imageTag(action.spec.image)})`);
           },
           undo: async () => {
-            if (created) await runtime.remove(action.spec.name, { force: true });
+            if (created)
+              await runtime.remove(action.spec.name, {
+                force: true,
+                timeoutSeconds: this.#deps.options.stopTimeoutSeconds,
+              });
           },
         };
       }
@@ -272,7 +276,11 @@ export class Engine {
             return done(from === to ? `${name} (${to}, new spec)` : `${name} ${from} → ${to}`);
           },
           undo: async () => {
-            if (created) await runtime.remove(name, { force: true });
+            if (created)
+              await runtime.remove(name, {
+                force: true,
+                timeoutSeconds: this.#deps.options.stopTimeoutSeconds,
+              });
             if (renamed) await runtime.rename(prev, name);
             if (wasRunning) await runtime.start(name);
           },
@@ -313,7 +321,10 @@ export class Engine {
     const { runtime } = this.#deps;
     for (const name of names) {
       try {
-        await runtime.remove(name, { force: true });
+        await runtime.remove(name, {
+          force: true,
+          timeoutSeconds: this.#deps.options.stopTimeoutSeconds,
+        });
         emit({
           name: "cleanup",
           component: "",
@@ -777,7 +788,10 @@ export class Engine {
               name: "remove",
               component: c.labels["mcp.component"] ?? "",
               do: async () => {
-                await runtime.remove(c.name, { force: true });
+                await runtime.remove(c.name, {
+                  force: true,
+                  timeoutSeconds: this.#deps.options.stopTimeoutSeconds,
+                });
                 return done(c.name);
               },
             }),

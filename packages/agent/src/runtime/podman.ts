@@ -94,7 +94,13 @@ export function adaptRuntime(
         options?.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {},
       ),
     restart: (name) => podman.restartContainer(name),
-    remove: (name, options) => podman.removeContainer(name, { force: options?.force ?? false }),
+    remove: (name, options) =>
+      podman.removeContainer(name, {
+        force: options?.force ?? false,
+        ...(options?.timeoutSeconds !== undefined
+          ? { timeoutSeconds: options.timeoutSeconds }
+          : {}),
+      }),
     rename: (name, newName) => podman.renameContainer(name, newName),
     async *logs(name: string, options: LogOptions): AsyncIterable<LogLine> {
       const base = {

@@ -65,7 +65,7 @@ export interface ContainerRuntime {
   start(name: string): Promise<void>;
   stop(name: string, options?: { timeoutSeconds?: number }): Promise<void>;
   restart(name: string): Promise<void>;
-  remove(name: string, options?: { force?: boolean }): Promise<void>;
+  remove(name: string, options?: { force?: boolean; timeoutSeconds?: number }): Promise<void>;
   rename(name: string, newName: string): Promise<void>;
   logs(name: string, options: LogOptions): AsyncIterable<LogLine>;
 }
