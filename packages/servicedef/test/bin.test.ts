@@ -40,7 +40,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("mcp-servicedef lint", () => {
+describe("mcp-servicedef lint", { timeout: 60_000 }, () => {
   test("examples/ is valid: exit 0", () => {
     const r = run(["lint", EXAMPLES]);
     expect(r.stderr).toMatch(/^7 files checked, 0 invalid, 0 errors, 0 warnings\n$/);
@@ -133,7 +133,7 @@ describe("mcp-servicedef lint", () => {
   });
 });
 
-describe("mcp-servicedef fmt", () => {
+describe("mcp-servicedef fmt", { timeout: 60_000 }, () => {
   test("--check lists files that would change and exits 1; fmt rewrites; then --check passes", () => {
     const d = mkdtempSync(join(dir, "fmt-"));
     const file = join(d, "svc.toml");
@@ -170,7 +170,7 @@ describe("mcp-servicedef fmt", () => {
   });
 });
 
-describe("mcp-servicedef schema and completion", () => {
+describe("mcp-servicedef schema and completion", { timeout: 60_000 }, () => {
   test("schema prints the shipped JSON Schema", () => {
     const r = run(["schema"]);
     expect(r.code).toBe(0);

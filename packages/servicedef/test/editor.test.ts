@@ -16,7 +16,7 @@ function taplo(files: string[]) {
   });
 }
 
-describe("Taplo validates service files with the shipped schema", () => {
+describe("Taplo validates service files with the shipped schema", { timeout: 120_000 }, () => {
   test("every example passes", () => {
     const files = readdirSync(EXAMPLES)
       .filter((f) => f.endsWith(".toml"))

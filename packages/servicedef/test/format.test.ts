@@ -4,7 +4,7 @@ import { reformat } from "../src/format.ts";
 import { format, parse, validate } from "../src/index.ts";
 import { serviceDef } from "./arbitraries.ts";
 
-describe("format", () => {
+describe("format", { timeout: 60_000 }, () => {
   test("parse(format(d)) sees exactly what validate(d) sees (property)", () => {
     fc.assert(
       fc.property(serviceDef, (d) => {

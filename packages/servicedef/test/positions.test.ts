@@ -42,7 +42,7 @@ function checkEveryLeaf(text: string, value: unknown): void {
   }
 }
 
-describe("the position scanner finds every value (property)", () => {
+describe("the position scanner finds every value (property)", { timeout: 60_000 }, () => {
   test("in our canonical format", () => {
     fc.assert(
       fc.property(serviceDef, (d) => {
