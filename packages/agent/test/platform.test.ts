@@ -16,9 +16,11 @@ import { isConfigError, parseConfig } from "../src/config.ts";
 import {
   CertificateGenerations,
   createPlatform,
+  isPlatformError,
   McProxyRoutes,
   MetacryptCertificates,
   nodeRecord,
+  PlatformError,
   planRecords,
   reuseDecision,
   sameRoute,
@@ -410,5 +412,21 @@ token_file = "${join(dir, "missing-token")}"
         `[metacrypt]\nserver_url = "https://127.0.0.1:1"\ntoken_file = "/t"\nca_cert = "/nope/ca.pem"\n`,
       ),
     ).toBe("a.toml: cannot read metacrypt.ca_cert /nope/ca.pem: ENOENT");
+  });
+});
+
+describe("PlatformError", () => {
+  it("is PlatformUnavailableError when the service could not be reached or timed out", () => {
+    const down = new PlatformError(
+      "mc-proxy cannot add route x on :443",
+      new McProxyUnreachableError("mc-proxy AddRoute: no socket at /x.sock"),
+    );
+    expect(down.name).toBe("PlatformUnavailableError");
+    expect(down.message).toBe(
+      "mc-proxy cannot add route x on :443: mc-proxy AddRoute: no socket at /x.sock",
+    );
+    const refused = new PlatformError("MCNS cannot register x", new McProxyNotFoundError("no"));
+    expect(refused.name).toBe("PlatformError");
+    expect(isPlatformError(refused) && isPlatformError(down)).toBe(true);
   });
 });

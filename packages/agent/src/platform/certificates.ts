@@ -7,6 +7,7 @@ import {
   type IssuedCertificate,
 } from "@mcp/metacrypt-client";
 import type { CertificateProvider, CertificateResult } from "../platform.ts";
+import { PlatformError } from "./errors.ts";
 
 export type ReuseDecision = { reuse: true } | { reuse: false; reason: string };
 
@@ -142,16 +143,24 @@ export class MetacryptCertificates implements CertificateProvider {
       return { certPath, keyPath, issued: false };
     }
     const [first] = hostnames as [string];
-    const issued = await this.#o.issue({
-      mount: this.#o.mount,
-      path: this.#o.path,
-      issuer: this.#o.issuer,
-      profile: this.#o.profile,
-      commonName: first,
-      dnsNames: hostnames,
-      ipAddresses: [],
-      ttl: this.#o.ttl,
-    });
+    let issued: IssuedCertificate;
+    try {
+      issued = await this.#o.issue({
+        mount: this.#o.mount,
+        path: this.#o.path,
+        issuer: this.#o.issuer,
+        profile: this.#o.profile,
+        commonName: first,
+        dnsNames: hostnames,
+        ipAddresses: [],
+        ttl: this.#o.ttl,
+      });
+    } catch (e) {
+      throw new PlatformError(
+        `Metacrypt cannot issue a certificate for ${hostnames.join(", ")}`,
+        e,
+      );
+    }
     await mkdir(this.#o.dir, { recursive: true, mode: 0o755 });
     // Key first: a crash between the renames leaves a new key beside the old certificate,
     // which reuseDecision rejects, so the next deploy issues again.

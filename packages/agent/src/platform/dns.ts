@@ -8,6 +8,7 @@ import {
   sameRecord,
 } from "@mcp/mcns-client";
 import type { DnsRegistrar } from "../platform.ts";
+import { PlatformError } from "./errors.ts";
 
 /** Record types that say where a name lives; these are the ones a service's name owns. */
 const ADDRESS_TYPES: ReadonlySet<string> = new Set(["A", "AAAA", "CNAME"]);
@@ -34,8 +35,7 @@ export function planRecords(
 }
 
 function describe(what: string, fqdn: string, e: unknown): Error {
-  const msg = e instanceof Error ? e.message : String(e);
-  return new Error(`MCNS ${what} ${fqdn}: ${msg}`, { cause: e });
+  return new PlatformError(`MCNS ${what} ${fqdn}`, e);
 }
 
 export interface McnsDnsOptions {

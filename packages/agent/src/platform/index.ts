@@ -18,6 +18,7 @@ export {
   writeFileAtomic,
 } from "./certificates.ts";
 export { McnsDns, type McnsDnsOptions, nodeRecord, planRecords } from "./dns.ts";
+export { isPlatformError, PlatformError } from "./errors.ts";
 export { CertificateGenerations, McProxyRoutes, sameRoute } from "./routes.ts";
 
 export interface PlatformDeps {

@@ -1,5 +1,6 @@
 import { isMcProxyError, type McProxyClient, type McProxyRoute } from "@mcp/mcproxy-client";
 import type { RouteRegistrar, RouteRegistration } from "../platform.ts";
+import { PlatformError } from "./errors.ts";
 
 /** Whether the proxy's route already is the one wanted (hostnames compare case-insensitively). */
 export function sameRoute(have: McProxyRoute, want: RouteRegistration): boolean {
@@ -31,8 +32,7 @@ export class CertificateGenerations {
 }
 
 function describe(what: string, r: { listener: string; hostname: string }, e: unknown): Error {
-  const msg = e instanceof Error ? e.message : String(e);
-  return new Error(`mc-proxy ${what} ${r.hostname} on ${r.listener}: ${msg}`, { cause: e });
+  return new PlatformError(`mc-proxy ${what} ${r.hostname} on ${r.listener}`, e);
 }
 
 /** RouteRegistrar on mc-proxy's admin API. */

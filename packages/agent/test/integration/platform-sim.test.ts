@@ -332,6 +332,7 @@ describe("deploy engine with the real platform", () => {
       );
       expect(await everything("nodns")).toEqual({ routes: [], records: [] });
       expect(runtime.containers.size).toBe(0);
+      expect((err as Error).cause).toMatchObject({ name: "PlatformUnavailableError" });
     } finally {
       await down.close();
     }
@@ -348,6 +349,7 @@ describe("deploy engine with the real platform", () => {
         /^register-routes failed: mc-proxy cannot list routes for noproxy\.svc\.mcp\.metacircular\.net on :443: /,
       );
       expect(runtime.containers.size).toBe(0);
+      expect((err as Error).cause).toMatchObject({ name: "PlatformUnavailableError" });
       expect(await everything("noproxy")).toEqual({ routes: [], records: [] });
     } finally {
       await down.close();
@@ -365,6 +367,7 @@ describe("deploy engine with the real platform", () => {
       const err = await engine.deploy(webDef("nocert"), "toml", emit).catch((e: Error) => e);
       expect((err as Error).message).toMatch(/^certificate failed: .*metacrypt/i);
       expect(runtime.calls.filter((c) => c.startsWith("create"))).toEqual([]);
+      expect((err as Error).cause).toMatchObject({ name: "PlatformUnavailableError" });
       await expect(stat(join(config.certs.dir, "nocert.pem"))).rejects.toThrow(/ENOENT/);
       expect(await everything("nocert")).toEqual({ routes: [], records: [] });
     } finally {
