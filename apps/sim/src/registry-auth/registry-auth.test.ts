@@ -280,6 +280,19 @@ describe("token auth against a real docker-registry", () => {
     expect(await head({ typ: "JWT" })).toBe(401);
   });
 
+  test("the token service's certificate is checked: without the sim CA the call is Unreachable", async () => {
+    const c = createMcrClient({
+      url: registry.url,
+      credentials: { username: "admin", password: passwords.admin },
+    });
+    clients.push(c);
+    const e = await c.tagExists({ repository: repo, tag: "v1.0.0" }).catch((x: unknown) => x);
+    expect(isMcrUnreachable(e)).toBe(true);
+    expect((e as Error).message).toMatch(
+      /^token service https:\/\/127\.0\.0\.1:\d+ is unreachable \(/,
+    );
+  });
+
   test("wrong credentials are Unauthorized", async () => {
     const c = client({ credentials: { username: "admin", password: "not-the-password" } });
     const e = await c.tagExists({ repository: repo, tag: "v1.0.0" }).catch((x: unknown) => x);
