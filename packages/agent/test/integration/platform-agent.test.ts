@@ -1,0 +1,285 @@
+import { Resolver } from "node:dns/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createMcnsClient, type McnsClient } from "@mcp/mcns-client";
+import { createMcProxyClient, type McProxyClient } from "@mcp/mcproxy-client";
+import { StepStatus } from "@mcp/proto/agent/v1";
+import {
+  ensureLocalCa,
+  issueServerCert,
+  MciasStore,
+  type SimInstance,
+  silentLogger,
+  startSim,
+} from "@mcp/sim";
+import { freePort, type PodmanHarness, setupPodman } from "@mcp/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AgentProcess,
+  agentClient,
+  agentConfig,
+  spawnAgent,
+  type TestEnv,
+} from "../helpers/process.ts";
+
+// End to end: a real mcp-agent process deploys to real rootless Podman and wires the
+// service into the sim's Metacrypt (certificate), mc-proxy (routes; admin socket) and MCNS
+// (DNS); the test then reaches the container by name over TLS through the proxy, trusting
+// only the Metacrypt CA, and asks the sim's DNS server for the name.
+
+const ZONE = "svc.mcp.metacircular.net";
+
+let env: TestEnv;
+let sim: SimInstance;
+let podman: PodmanHarness;
+let agent: AgentProcess;
+let proxy: McProxyClient;
+let mcns: McnsClient;
+let resolver: Resolver;
+let metacryptCa: string;
+let certsDir: string;
+const portLow = 43000 + Math.floor(Math.random() * 100) * 100;
+
+async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+function platformSections(o: { mcnsUrl?: string } = {}): string {
+  const mc = sim.endpoints.metacrypt;
+  const ns = sim.endpoints.mcns;
+  return `
+[metacrypt]
+server_url = "${mc?.url}"
+ca_cert = "${mc?.caFile}"
+token_file = "${mc?.extra?.tokenFile}"
+
+[mcproxy]
+socket = "${sim.endpoints.mcproxy?.socket}"
+
+[mcns]
+server_url = "${o.mcnsUrl ?? ns?.url}"
+ca_cert = "${ns?.caFile}"
+token_file = "${ns?.extra?.tokenFile}"
+zone = "${ZONE}"
+
+[certs]
+dir = "${certsDir}"
+`;
+}
+
+async function startAgent(name: string, low: number, extra: string): Promise<AgentProcess> {
+  const port = await freePort();
+  const file = join(env.dir, `${name}.toml`);
+  const text = agentConfig(env, { port, portLow: low, extra }).replace(
+    `${env.dir}/mcp.db`,
+    `${env.dir}/${name}.db`,
+  );
+  await writeFile(file, text);
+  return spawnAgent(file, port, env.ca);
+}
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), "mcp-platform-e2e-"));
+  const simDir = join(dir, "sim");
+  certsDir = join(dir, "certs");
+  try {
+    sim = await startSim({ dir: simDir, log: silentLogger });
+    const ca = await ensureLocalCa(simDir);
+    const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
+    await writeFile(join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
+    await writeFile(join(dir, "agent.key"), leaf.key, { mode: 0o600 });
+    const store = new MciasStore(join(simDir, "mcias"));
+    const admin = (await store.issueToken("admin", 3_600_000)).token;
+    env = {
+      dir,
+      sim,
+      ca: ca.cert,
+      certFile: join(dir, "agent.pem"),
+      keyFile: join(dir, "agent.key"),
+      tokens: { admin, operator: "", expired: "" },
+      close: async () => {},
+    };
+    podman = await setupPodman();
+    agent = await startAgent("main", portLow, platformSections());
+    proxy = createMcProxyClient({ socketPath: sim.endpoints.mcproxy?.socket ?? "" });
+    const ns = sim.endpoints.mcns;
+    mcns = createMcnsClient({
+      url: ns?.url ?? "",
+      token: (await readFile(String(ns?.extra?.tokenFile), "utf8")).trim(),
+      ca: await readFile(ns?.caFile ?? ""),
+    });
+    resolver = new Resolver({ timeout: 1000, tries: 1 });
+    resolver.setServers([`127.0.0.1:${ns?.extra?.dnsPort}`]);
+    metacryptCa = await readFile(sim.endpoints.metacrypt?.caFile ?? "", "utf8");
+  } catch (e) {
+    await agent?.stop();
+    await podman?.cleanup();
+    await sim?.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+}, 180_000);
+
+afterAll(async () => {
+  proxy?.close();
+  await mcns?.close();
+  await agent?.stop();
+  await podman?.cleanup();
+  await sim?.stop();
+  if (env?.dir) await rm(env.dir, { recursive: true, force: true });
+}, 60_000);
+
+function serviceToml(name: string, image: string): string {
+  // The spec's minimal L7 example, with a test image that serves a file, plus an L4 route.
+  return `name = "${name}"
+node = "rift"
+
+[[components]]
+name = "web"
+image = "${image}"
+cmd = ["sh", "-c", "mkdir -p /www && echo hello from ${name} > /www/index.html && exec httpd -f -p $PORT_HTTPS -h /www"]
+
+[[components.routes]]
+name = "https"
+port = 443
+mode = "l7"
+
+[[components.routes]]
+name = "raw"
+port = 9443
+mode = "l4"
+`;
+}
+
+/** GET / through the proxy's :443 listener with SNI `servername`, trusting only `ca`. */
+function httpsGet(servername: string, ca: string): Promise<{ status: number; body: string }> {
+  const [host, port] = String(sim.endpoints.mcproxy?.extra?.[":443"]).split(":");
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host, port: Number(port), servername, ca, path: "/", timeout: 3000, agent: false },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => {
+          body += d.toString();
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function httpsUntilOk(servername: string): Promise<{ status: number; body: string }> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const r = await httpsGet(servername, metacryptCa).catch((e: Error) => ({
+      status: 0,
+      body: e.message,
+    }));
+    if (r.status === 200 || Date.now() > deadline) return r;
+    await new Promise((res) => setTimeout(res, 150));
+  }
+}
+
+async function resolves(name: string): Promise<string[] | string> {
+  try {
+    return await resolver.resolve4(name);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? String(e);
+  }
+}
+
+async function platformState(name: string) {
+  const routes = (await proxy.listRoutes()).filter((r) => r.hostname === `${name}.${ZONE}`);
+  const records = await mcns.listRecords(ZONE, { name });
+  return { routes, records };
+}
+
+describe("deploy wires the service into Metacrypt, mc-proxy and MCNS", () => {
+  it("is reachable by name over TLS from the Metacrypt CA; stop unwires it; undeploy removes the certificate", async () => {
+    const admin = agentClient(agent.port, env.ca, env.tokens.admin);
+    const name = podman.name("site");
+    const host = `${name}.${ZONE}`;
+    const spec = { spec: { name, node: "rift", toml: serviceToml(name, podman.image) } };
+    try {
+      const events = await drain(admin.deploy(spec));
+      const steps = events.flatMap((e) => (e.event.case === "step" ? [e.event.value] : []));
+      const doneSteps = steps.filter((s) => s.status === StepStatus.DONE).map((s) => s.name);
+      expect(doneSteps).toEqual(
+        expect.arrayContaining(["certificate", "register-routes", "register-dns"]),
+      );
+      const result = events.at(-1)?.event;
+      const ports = result?.case === "result" ? result.value.ports : {};
+
+      const res = await httpsUntilOk(host);
+      expect(res).toEqual({ status: 200, body: `hello from ${name}\n` });
+      expect(await resolves(host)).toEqual(["127.0.0.1"]);
+      const { routes, records } = await platformState(name);
+      expect(routes.map((r) => [r.listener, r.mode, r.backend]).sort()).toEqual([
+        [":443", "l7", `127.0.0.1:${ports.https}`],
+        [":9443", "l4", `127.0.0.1:${ports.raw}`],
+      ]);
+      expect(records.map((r) => [r.type, r.value])).toEqual([["A", "127.0.0.1"]]);
+      for (const f of [`${name}.pem`, `${name}.key`]) {
+        expect((await stat(join(certsDir, f))).mode & 0o777).toBe(0o600);
+      }
+
+      // Deploying the same spec again changes nothing, the certificate included.
+      const again = await drain(admin.deploy(spec));
+      const changed = again.flatMap((e) =>
+        e.event.case === "step" && e.event.value.status === StepStatus.DONE
+          ? [e.event.value.name]
+          : [],
+      );
+      expect(changed).toEqual([]);
+
+      await drain(admin.stop({ service: name }));
+      expect(await platformState(name)).toEqual({ routes: [], records: [] });
+      expect(await resolves(host)).toBe("ENOTFOUND");
+      expect((await podman.client.inspectContainer(`${name}-web`)).state.running).toBe(false);
+
+      await drain(admin.undeploy({ service: name }));
+      expect(await podman.client.containerExists(`${name}-web`)).toBe(false);
+      await expect(stat(join(certsDir, `${name}.pem`))).rejects.toThrow(/ENOENT/);
+      await expect(stat(join(certsDir, `${name}.key`))).rejects.toThrow(/ENOENT/);
+    } finally {
+      await drain(admin.undeploy({ service: name })).catch(() => {});
+    }
+  });
+
+  it("MCNS down: the deploy fails at the DNS step with the cause, and nothing stays half-registered", async () => {
+    const dead = await freePort();
+    const broken = await startAgent(
+      "nodns",
+      portLow + 50,
+      platformSections({ mcnsUrl: `https://127.0.0.1:${dead}` }),
+    );
+    try {
+      const admin = agentClient(broken.port, env.ca, env.tokens.admin);
+      const name = podman.name("nodns");
+      const spec = { spec: { name, node: "rift", toml: serviceToml(name, podman.image) } };
+      const err = await drain(admin.deploy(spec)).then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+      expect(err?.code).toBe(Code.Unavailable);
+      expect(err?.rawMessage).toMatch(
+        new RegExp(
+          `^register-dns failed: MCNS cannot register ${name}\\.svc\\.mcp\\.metacircular\\.net: mcns GET .*: cannot reach https://127\\.0\\.0\\.1:${dead}`,
+        ),
+      );
+      expect(await platformState(name)).toEqual({ routes: [], records: [] });
+      expect(await podman.client.containerExists(`${name}-web`)).toBe(false);
+      await drain(admin.undeploy({ service: name })).catch(() => {});
+    } finally {
+      await broken.stop();
+    }
+  });
+});
