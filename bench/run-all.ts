@@ -1,0 +1,73 @@
+// `pnpm bench`: runs every bench/*.bench.ts (or those named on the command line) one after
+// another, then gathers bench/results/*.json into one report (markdown and JSON) that puts
+// each figure beside its target and its baseline measured in the same run.
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+
+interface Figure {
+  metric: string;
+  value: number;
+  unit: string;
+  target?: number;
+  baseline?: number;
+  ratio?: number;
+  better?: "lower" | "higher";
+}
+interface Result {
+  name: string;
+  figures: Figure[];
+}
+
+const here = new URL(".", import.meta.url).pathname;
+const resultsDir = join(here, "results");
+const wanted = process.argv.slice(2);
+const benches = readdirSync(here)
+  .filter((f) => f.endsWith(".bench.ts"))
+  .filter((f) => wanted.length === 0 || wanted.includes(basename(f, ".bench.ts")))
+  .sort();
+
+const failed: string[] = [];
+for (const file of benches) {
+  process.stderr.write(`\n== ${file}\n`);
+  // Benchmarks are bounded by their own loops; the cap only guards against a hung peer.
+  const run = spawnSync(process.execPath, [join(here, file)], {
+    stdio: "inherit",
+    timeout: 15 * 60_000,
+  });
+  if (run.status !== 0) failed.push(`${file} (exit ${run.status ?? run.signal})`);
+}
+
+const results: Result[] = readdirSync(resultsDir)
+  .filter((f) => f.endsWith(".json") && f !== "report.json")
+  .sort()
+  .map((f) => JSON.parse(readFileSync(join(resultsDir, f), "utf8")) as Result);
+
+function meets(f: Figure): string {
+  if (f.target === undefined) return "";
+  const ok = f.better === "higher" ? f.value >= f.target : f.value <= f.target;
+  return ok ? "yes" : "**no**";
+}
+const num = (n: number | undefined) => (n === undefined ? "" : String(Number(n.toPrecision(4))));
+
+const lines = [
+  "# Benchmark report",
+  "",
+  `Generated ${new Date().toISOString()} on ${process.platform}/${process.arch}, Node ${process.version}.`,
+  "Reproduce: `. ./env.sh && pnpm bench` (or `pnpm bench <name>` for one).",
+  "",
+  "| benchmark | metric | value | unit | target | meets | baseline | ratio |",
+  "| --- | --- | ---: | --- | ---: | --- | ---: | ---: |",
+];
+for (const r of results) {
+  for (const f of r.figures) {
+    lines.push(
+      `| ${r.name} | ${f.metric} | ${num(f.value)} | ${f.unit} | ${num(f.target)} | ${meets(f)} | ${num(f.baseline)} | ${num(f.ratio)} |`,
+    );
+  }
+}
+if (failed.length > 0) lines.push("", `Benchmarks that failed to run: ${failed.join(", ")}`);
+writeFileSync(join(resultsDir, "report.md"), `${lines.join("\n")}\n`);
+writeFileSync(join(resultsDir, "report.json"), `${JSON.stringify({ results, failed }, null, 2)}\n`);
+process.stdout.write(`${lines.join("\n")}\n`);
+process.exit(failed.length > 0 ? 1 : 0);
