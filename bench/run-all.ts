@@ -7,9 +7,9 @@ import { basename, join } from "node:path";
 
 interface Figure {
   metric: string;
-  value: number;
+  value: number | string;
   unit: string;
-  target?: number;
+  target?: number | string;
   baseline?: number;
   ratio?: number;
   better?: "lower" | "higher";
@@ -44,11 +44,14 @@ const results: Result[] = readdirSync(resultsDir)
   .map((f) => JSON.parse(readFileSync(join(resultsDir, f), "utf8")) as Result);
 
 function meets(f: Figure): string {
-  if (f.target === undefined) return "";
-  const ok = f.better === "higher" ? f.value >= f.target : f.value <= f.target;
+  // A target given as text ("ratio < 1.5") is shown, not judged.
+  if (typeof f.target !== "number") return "";
+  const ok = f.better === "higher" ? Number(f.value) >= f.target : Number(f.value) <= f.target;
   return ok ? "yes" : "**no**";
 }
-const num = (n: number | undefined) => (n === undefined ? "" : String(Number(n.toPrecision(4))));
+// Some benchmarks report a value as text (e.g. "n/a" when a peer is missing); show it as is.
+const num = (n: unknown) =>
+  typeof n === "number" ? String(Number(n.toPrecision(4))) : n === undefined ? "" : String(n);
 
 const lines = [
   "# Benchmark report",
