@@ -16,12 +16,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createMcrClient } from "@mcp/mcr-client";
-import { mciasModule, startSim } from "@mcp/sim";
-import { startRegistry } from "@mcp/testkit";
-import { Agent, request } from "undici";
 // The module is not exported by @mcp/sim yet (its index is another engineer's); switch to
 // `import { registryAuthModule } from "@mcp/sim"` once it is.
-import { registryAuthModule } from "../apps/sim/src/registry-auth/index.ts";
+import { mciasModule, registryAuthModule, startSim } from "@mcp/sim";
+import { startRegistry } from "@mcp/testkit";
+import { Agent, request } from "undici";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const COLD = 30;

@@ -15,6 +15,13 @@ export { DEFAULT_LISTENERS, mcproxyModule, startMcProxySim } from "./mcproxy/ind
 export type { MetacryptSim, MetacryptSimOptions } from "./metacrypt/index.ts";
 export { metacryptModule, parseGoDuration, SimCa, startMetacryptSim } from "./metacrypt/index.ts";
 export { simModules } from "./modules.ts";
+export type { RegistryAuthSim, RegistryConfigOptions } from "./registry-auth/index.ts";
+export {
+  registryAuthModule,
+  registryTokenAuthConfig,
+  startRegistryAuthSim,
+  writeRegistryConfig,
+} from "./registry-auth/index.ts";
 export type { SimInfo, SimInstance, StartSimOptions } from "./runner.ts";
 export { planModules, readSimInfo, silentLogger, startSim } from "./runner.ts";
 export { ensureLocalCa, issueServerCert } from "./tls.ts";

@@ -7,9 +7,11 @@ import { mciasModule } from "./mcias/index.ts";
 import { mcnsModule } from "./mcns/index.ts";
 import { mcproxyModule } from "./mcproxy/index.ts";
 import { metacryptModule } from "./metacrypt/index.ts";
+import { registryAuthModule } from "./registry-auth/index.ts";
 
 export const simModules: readonly SimModule[] = [
   mciasModule,
+  registryAuthModule,
   metacryptModule,
   mcproxyModule,
   mcnsModule,

@@ -127,7 +127,13 @@ describe("mcp-sim", () => {
     };
     const first = await startRun([]);
     const before = JSON.parse(await readFile(join(dir, "sim.json"), "utf8")) as SimInfo;
-    expect(Object.keys(before.modules)).toEqual(["mcias", "metacrypt", "mcproxy", "mcns"]);
+    expect(Object.keys(before.modules)).toEqual([
+      "mcias",
+      "registry-auth",
+      "metacrypt",
+      "mcproxy",
+      "mcns",
+    ]);
     await stopRun(first.child);
     const second = await startRun([]);
     const after = JSON.parse(await readFile(join(dir, "sim.json"), "utf8")) as SimInfo;
