@@ -49,17 +49,19 @@ async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-function platformSections(o: { mcnsUrl?: string } = {}): string {
+function platformSections(
+  o: { mcnsUrl?: string; metacryptUrl?: string; socket?: string } = {},
+): string {
   const mc = sim.endpoints.metacrypt;
   const ns = sim.endpoints.mcns;
   return `
 [metacrypt]
-server_url = "${mc?.url}"
+server_url = "${o.metacryptUrl ?? mc?.url}"
 ca_cert = "${mc?.caFile}"
 token_file = "${mc?.extra?.tokenFile}"
 
 [mcproxy]
-socket = "${sim.endpoints.mcproxy?.socket}"
+socket = "${o.socket ?? sim.endpoints.mcproxy?.socket}"
 
 [mcns]
 server_url = "${o.mcnsUrl ?? ns?.url}"
@@ -254,32 +256,51 @@ describe("deploy wires the service into Metacrypt, mc-proxy and MCNS", () => {
     }
   });
 
-  it("MCNS down: the deploy fails at the DNS step with the cause, and nothing stays half-registered", async () => {
-    const dead = await freePort();
-    const broken = await startAgent(
-      "nodns",
-      portLow + 50,
-      platformSections({ mcnsUrl: `https://127.0.0.1:${dead}` }),
-    );
-    try {
-      const admin = agentClient(broken.port, env.ca, env.tokens.admin);
-      const name = podman.name("nodns");
-      const spec = { spec: { name, node: "rift", toml: serviceToml(name, podman.image) } };
-      const err = await drain(admin.deploy(spec)).then(
-        () => undefined,
-        (e: unknown) => ConnectError.from(e),
-      );
-      expect(err?.code).toBe(Code.Unavailable);
-      expect(err?.rawMessage).toMatch(
-        new RegExp(
-          `^register-dns failed: MCNS cannot register ${name}\\.svc\\.mcp\\.metacircular\\.net: mcns GET .*: cannot reach https://127\\.0\\.0\\.1:${dead}`,
-        ),
-      );
-      expect(await platformState(name)).toEqual({ routes: [], records: [] });
-      expect(await podman.client.containerExists(`${name}-web`)).toBe(false);
-      await drain(admin.undeploy({ service: name })).catch(() => {});
-    } finally {
-      await broken.stop();
-    }
-  });
+  const faults = [
+    {
+      down: "MCNS",
+      step: "register-dns",
+      sections: (dead: number) => platformSections({ mcnsUrl: `https://127.0.0.1:${dead}` }),
+      message: (name: string, dead: number) =>
+        `^register-dns failed: MCNS cannot register ${name}\\.svc\\.mcp\\.metacircular\\.net: mcns GET .*: cannot reach https://127\\.0\\.0\\.1:${dead}`,
+    },
+    {
+      down: "mc-proxy",
+      step: "register-routes",
+      sections: () => platformSections({ socket: join(env.dir, "no-proxy.sock") }),
+      message: (name: string) =>
+        `^register-routes failed: mc-proxy cannot list routes for ${name}\\.svc\\.mcp\\.metacircular\\.net on :443: mc-proxy ListRoutes: no socket at .*no-proxy\\.sock`,
+    },
+    {
+      down: "Metacrypt",
+      step: "certificate",
+      sections: (dead: number) => platformSections({ metacryptUrl: `https://127.0.0.1:${dead}` }),
+      message: (name: string, dead: number) =>
+        `^certificate failed: Metacrypt cannot issue a certificate for ${name}\\.svc\\.mcp\\.metacircular\\.net: metacrypt POST /v1/engine/request: cannot reach https://127\\.0\\.0\\.1:${dead}`,
+    },
+  ];
+
+  it.each(faults.map((f, i) => ({ ...f, i })))(
+    "$down down: the deploy fails at $step with the cause, and nothing stays half-registered",
+    async ({ down, sections, message, i }) => {
+      const dead = await freePort();
+      const broken = await startAgent(`down${i}`, portLow + 50 + i * 10, sections(dead));
+      try {
+        const admin = agentClient(broken.port, env.ca, env.tokens.admin);
+        const name = podman.name(`down${i}`);
+        const spec = { spec: { name, node: "rift", toml: serviceToml(name, podman.image) } };
+        const err = await drain(admin.deploy(spec)).then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        );
+        expect(err?.code, down).toBe(Code.Unavailable);
+        expect(err?.rawMessage).toMatch(new RegExp(message(name, dead)));
+        expect(await platformState(name)).toEqual({ routes: [], records: [] });
+        expect(await podman.client.containerExists(`${name}-web`)).toBe(false);
+        expect((await admin.listServices({})).services).toEqual([]);
+      } finally {
+        await broken.stop();
+      }
+    },
+  );
 });
