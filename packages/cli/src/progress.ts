@@ -158,7 +158,10 @@ export async function createStepRenderer(
   style: Style,
   opts: { withService?: boolean } = {},
 ): Promise<StepRenderer> {
-  if (!out.isTTY) return createPlainRenderer(out, style, opts);
+  // A terminal of unknown width (a pty nobody sized, as in some CI runners) makes ora redraw
+  // as if each line wrapped endlessly; plain lines are the safe choice there.
+  const columns = (out as { columns?: number }).columns ?? 0;
+  if (!out.isTTY || !(columns > 0)) return createPlainRenderer(out, style, opts);
   const { default: ora } = await import("ora");
   // isTTY is true, so this is a real terminal stream.
   const spinner = ora({

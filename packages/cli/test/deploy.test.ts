@@ -15,7 +15,12 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { run } from "../src/cli.ts";
 import { ExitCode } from "../src/errors.ts";
 import { makeStyle } from "../src/output.ts";
-import { createPlainRenderer, createSpinnerRenderer, type Spinner } from "../src/progress.ts";
+import {
+  createPlainRenderer,
+  createSpinnerRenderer,
+  createStepRenderer,
+  type Spinner,
+} from "../src/progress.ts";
 import { fakeAgent, StepStatus, step } from "./helpers/fake-agent.ts";
 import { Sink, testConfig, testContext, testRun } from "./helpers/io.ts";
 
@@ -290,6 +295,14 @@ describe("step renderers", () => {
     expect(out.text).toBe(
       "… mcq: pull api\n✔ mcq: pull api (1.5s)\n✖ mcq: register dns failed: MCNS: 409 conflict\n",
     );
+  });
+
+  it("falls back to plain lines on a terminal of unknown width (ora would redraw forever)", async () => {
+    const out = Object.assign(new Sink(), { isTTY: true, columns: 0 });
+    const r = await createStepRenderer(out, makeStyle(false));
+    r.onStep(step("pull", StepStatus.STARTED, { component: "api" }));
+    r.stop();
+    expect(out.text).toBe("… pull api\n");
   });
 
   it("spinner: spins over whatever is running and leaves one line per finished step", () => {

@@ -114,10 +114,9 @@ export async function readDefinitions(dir: string): Promise<Definition[]> {
 }
 
 /**
- * `mcp sync`: push every definition to its node; each agent makes its set of services match
- * (`active = false` means stopped). Everything is validated before anything is sent. Only nodes
- * with at least one definition are contacted, so an empty or missing file never tears down a
- * whole node by accident.
+ * `mcp sync`: push every definition to its node; each agent applies them (`active = false`
+ * means stopped); services that have no file are left alone. Everything is validated before
+ * anything is sent, and only nodes with at least one definition are contacted.
  */
 export async function sync(ctx: Context, args: SyncArgs, signal?: AbortSignal): Promise<number> {
   const config = await ctx.config();
