@@ -115,22 +115,56 @@ describe("mcp ps", () => {
     expect(ctx.closed).toBe(1);
   });
 
-  it("asks the nodes in parallel: a slow node costs its own time, not the sum", async () => {
-    const slow = (ms: number) =>
+  it("asks the nodes in parallel: every node has its question before any answers", async () => {
+    // A barrier: each agent answers only once all three were asked (or after 5 s). Asked one
+    // after the other, no call would ever see the others arrive.
+    let arrived = 0;
+    let release: () => void = () => {};
+    const all = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const sawOthers: boolean[] = [];
+    const waiting = () =>
       fakeAgent({
         listContainers: async () => {
-          await new Promise((r) => setTimeout(r, ms));
+          if (++arrived === 3) release();
+          const together = await Promise.race([
+            all.then(() => true),
+            new Promise<boolean>((r) => setTimeout(() => r(false), 5_000)),
+          ]);
+          sawOthers.push(together);
           return { containers: [] };
         },
       });
     const ctx = testContext({
       config: testConfig(nodes),
-      transports: { rift: slow(300), orion: slow(300), svc: slow(300) },
+      transports: { rift: waiting(), orion: waiting(), svc: waiting() },
+      timeoutMs: 10_000,
     });
     const { io, context } = testRun(ctx);
-    const t0 = performance.now();
-    expect(await run(["ps"], io, { context })).toBe(0);
-    expect(performance.now() - t0).toBeLessThan(800);
+    expect(await run(["ps", "--timeout", "10"], io, { context })).toBe(0);
+    expect(sawOthers).toEqual([true, true, true]);
+  });
+
+  it("prints the headings when the nodes that answered have nothing, and no table when none answered", async () => {
+    const empty = fakeAgent({ listContainers: () => ({ containers: [] }) });
+    const ctx = testContext({
+      config: testConfig(nodes.slice(0, 2)),
+      transports: { rift: empty, orion: downAgent() },
+    });
+    const { io, context } = testRun(ctx);
+    expect(await run(["ps"], io, { context })).toBe(ExitCode.Unavailable);
+    expect(ctx.stdout.text).toMatch(
+      /^NODE\s+SERVICE\s+COMPONENT\s+STATE\s+IMAGE\/VERSION\s+PORTS\s+UPTIME\n$/,
+    );
+    const none = testContext({
+      config: testConfig(nodes.slice(1, 2)),
+      transports: { orion: downAgent() },
+    });
+    const n = testRun(none);
+    expect(await run(["ps"], n.io, { context: n.context })).toBe(ExitCode.Unavailable);
+    expect(none.stdout.text).toBe("");
+    expect(none.stderr.text).toContain("node orion");
   });
 
   it("gives scripts every node with its containers or its error under --json, and --all adds unmanaged containers", async () => {

@@ -121,7 +121,9 @@ export async function ps(ctx: Context, args: PsArgs): Promise<number> {
     ctx.stdout.write(renderJson(psJson(answers)));
   } else {
     const rows = psRows(answers, ctx.style, Date.now());
-    if (rows.length > 0 || answers.every((a) => a.ok)) {
+    // The headings whenever some node answered, even with nothing to list; when none did,
+    // the error lines say everything.
+    if (answers.some((a) => a.ok)) {
       ctx.stdout.write(renderTable(psHeaders, rows, ctx.style));
     }
   }

@@ -194,7 +194,7 @@ export async function status(ctx: Context, args: StatusArgs): Promise<number> {
         ),
       }),
     );
-  } else {
+  } else if (answers.some((a) => a.ok)) {
     ctx.stdout.write(
       renderTable(fleetStatusHeaders, fleetStatusRows(answers, ctx.style), ctx.style),
     );
