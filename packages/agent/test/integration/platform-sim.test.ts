@@ -201,6 +201,23 @@ describe("platform adapters on the sim services", () => {
     expect(await resolves(name)).toBe("ENOTFOUND");
   });
 
+  it("registers an AAAA record for an IPv6 node address", async () => {
+    const v6 = createPlatform(
+      parseConfig(configText().replace('address = "127.0.0.1"', 'address = "::1"'), {
+        filename: "agent.toml",
+      }),
+    );
+    try {
+      expect(await v6.dns?.register("six")).toBe(true);
+      expect(await resolver.resolve6(`six.${ZONE}`)).toEqual(["::1"]);
+      expect(await resolves(`six.${ZONE}`)).toBe("ENODATA");
+      await v6.dns?.unregister("six");
+      expect(await mcns.listRecords(ZONE, { name: "six" })).toEqual([]);
+    } finally {
+      await v6.close();
+    }
+  });
+
   it("moves the name when the node address changes", async () => {
     await platform.dns?.register("moved");
     const other = createPlatform(
