@@ -1,4 +1,5 @@
 import type {
+  CreateContainerOptions,
   ContainerRuntime as PodmanRuntime,
   RegistryOptions,
   RestartPolicy,
@@ -24,6 +25,30 @@ function restartPolicy(text: string | undefined): RestartPolicy | undefined {
 function volume(text: string) {
   const [source = "", target = source, opts = ""] = text.split(":");
   return { source, target, readOnly: opts.split(",").includes("ro") };
+}
+
+function createOptions(spec: CreateContainerSpec): CreateContainerOptions {
+  const restart = restartPolicy(spec.restart);
+  return {
+    name: spec.name,
+    image: spec.image,
+    labels: spec.labels,
+    env: spec.env,
+    ports: spec.ports.map((p) => ({
+      hostPort: p.hostPort,
+      containerPort: p.containerPort,
+      protocol: p.protocol,
+      ...(p.hostIp ? { hostIp: p.hostIp } : {}),
+    })),
+    volumes: spec.volumes.map(volume),
+    ...(spec.cmd ? { cmd: spec.cmd } : {}),
+    ...(spec.network ? { network: spec.network } : {}),
+    ...(spec.user ? { user: spec.user } : {}),
+    ...(restart ? { restart } : {}),
+    ...(spec.stopTimeout !== undefined ? { stopTimeout: spec.stopTimeout } : {}),
+    // The image is pulled by its own step; creating must not reach for a registry.
+    pull: "never",
+  };
 }
 
 /**
@@ -64,29 +89,8 @@ export function adaptRuntime(
     async pull(image) {
       await podman.pullImage(image, registry);
     },
-    create(spec: CreateContainerSpec) {
-      const restart = restartPolicy(spec.restart);
-      return podman.createContainer({
-        name: spec.name,
-        image: spec.image,
-        labels: spec.labels,
-        env: spec.env,
-        ports: spec.ports.map((p) => ({
-          hostPort: p.hostPort,
-          containerPort: p.containerPort,
-          protocol: p.protocol,
-          ...(p.hostIp ? { hostIp: p.hostIp } : {}),
-        })),
-        volumes: spec.volumes.map(volume),
-        ...(spec.cmd ? { cmd: spec.cmd } : {}),
-        ...(spec.network ? { network: spec.network } : {}),
-        ...(spec.user ? { user: spec.user } : {}),
-        ...(restart ? { restart } : {}),
-        ...(spec.stopTimeout !== undefined ? { stopTimeout: spec.stopTimeout } : {}),
-        // The image is pulled by its own step; creating must not reach for a registry.
-        pull: "never",
-      });
-    },
+    create: (spec: CreateContainerSpec) => podman.createContainer(createOptions(spec)),
+    run: (spec: CreateContainerSpec) => podman.runContainer(createOptions(spec)),
     start: (name) => podman.startContainer(name),
     stop: (name, options) =>
       podman.stopContainer(

@@ -62,6 +62,8 @@ export interface ContainerRuntime {
   pull(image: string): Promise<void>;
   /** Creates (does not start) a container; returns its id. */
   create(spec: CreateContainerSpec): Promise<string>;
+  /** Creates and starts a container in one call (`podman run -d`); returns its id. */
+  run(spec: CreateContainerSpec): Promise<string>;
   start(name: string): Promise<void>;
   stop(name: string, options?: { timeoutSeconds?: number }): Promise<void>;
   restart(name: string): Promise<void>;

@@ -78,6 +78,12 @@ export class FakeRuntime implements ContainerRuntime {
     return id;
   }
 
+  async run(spec: CreateContainerSpec) {
+    const id = await this.create(spec);
+    await this.start(spec.name);
+    return id;
+  }
+
   async start(name: string) {
     this.#check("start", name);
     const c = this.#get(name);
