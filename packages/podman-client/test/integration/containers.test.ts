@@ -168,20 +168,12 @@ describe("logs", () => {
 });
 
 describe("events", () => {
-  it("streams container events filtered by label, until aborted", async () => {
+  it("streams container events filtered by label, from a given time, until aborted", async () => {
     const ac = new AbortController();
     const events: RuntimeEvent[] = [];
     const name = h.name("events");
-    const reader = (async () => {
-      for await (const e of h.client.events({
-        signal: ac.signal,
-        filters: { type: ["container"], label: [`mcp-testkit.run=${h.labels["mcp-testkit.run"]}`] },
-      })) {
-        if (e.name === name) events.push(e);
-        if (events.some((x) => x.action === "start")) ac.abort();
-      }
-    })();
-    await new Promise((r) => setTimeout(r, 300)); // podman events is listening
+    // `since` replays from before the container existed: no race with the reader starting.
+    const since = new Date(Date.now() - 1000);
     await h.client.runContainer({
       name,
       image,
@@ -189,13 +181,25 @@ describe("events", () => {
       init: true,
       labels: h.labels,
     });
+    const reader = (async () => {
+      for await (const e of h.client.events({
+        signal: ac.signal,
+        since,
+        filters: { type: ["container"], label: [`mcp-testkit.run=${h.labels["mcp-testkit.run"]}`] },
+      })) {
+        if (e.name === name) events.push(e);
+        if (events.some((x) => x.action === "start")) ac.abort();
+      }
+    })();
     await Promise.race([
       reader,
-      new Promise((_, rej) => setTimeout(() => rej(new Error("no start event in 10 s")), 10_000)),
+      new Promise((_, rej) => setTimeout(() => rej(new Error("no start event in 15 s")), 15_000)),
     ]);
+    ac.abort();
     expect(events.map((e) => e.action)).toContain("create");
     expect(events.map((e) => e.action)).toContain("start");
     expect(events[0]!.attributes["mcp-testkit.run"]).toBe(h.labels["mcp-testkit.run"]);
+    expect(events[0]!.time.getTime()).toBeGreaterThanOrEqual(since.getTime());
   });
 });
 
