@@ -23,6 +23,13 @@ export class SystemdServiceManager implements ServiceManager {
   }
 }
 
+/*
+ * The detached agent's parent is gone, so it is reaped by whatever PID 1 is, which need
+ * not be quick about it: `kill -0` still succeeds on a zombie. A process counts as gone
+ * once /proc says it is a zombie (state Z) or it has no /proc entry.
+ */
+const ALIVE = `alive() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]; }`;
+
 /**
  * Stops the process named by $1 (pidfile) — TERM, then KILL after 5 s — and starts
  * $3... detached, appending its output to $2, recording its pid. Restarting a process
@@ -31,11 +38,12 @@ export class SystemdServiceManager implements ServiceManager {
 export const PIDFILE_RESTART_SCRIPT = `set -eu
 pidfile=$1 log=$2
 shift 2
+${ALIVE}
 if [ -s "$pidfile" ]; then
   pid=$(cat "$pidfile")
   if kill "$pid" 2>/dev/null; then
     i=0
-    while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    while alive "$pid" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
     kill -9 "$pid" 2>/dev/null || true
   fi
 fi
@@ -45,9 +53,10 @@ echo $! >"$pidfile"`;
 export const PIDFILE_STOP_SCRIPT = `pidfile=$1
 [ -s "$pidfile" ] || exit 0
 pid=$(cat "$pidfile")
+${ALIVE}
 kill "$pid" 2>/dev/null || exit 0
 i=0
-while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+while alive "$pid" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 kill -9 "$pid" 2>/dev/null || true
 rm -f "$pidfile"`;
 
