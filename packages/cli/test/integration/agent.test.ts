@@ -16,6 +16,7 @@ import {
   silentLogger,
   startSim,
 } from "@mcp/sim";
+import { type PodmanHarness, setupPodman } from "@mcp/testkit";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -42,8 +43,11 @@ let agent: ResultPromise | undefined;
 let agentOutput = "";
 let agentExit: Promise<number | string> | undefined;
 let port: number;
+let podman: PodmanHarness | undefined;
 
 beforeAll(async () => {
+  // Rootless Podman as `mcp` with the locally built test image (nothing is pulled).
+  podman = await setupPodman();
   dir = await mkdtemp(join(tmpdir(), "mcp-cli-it-"));
   const simDir = join(dir, "sim");
   sim = await startSim({ dir: simDir, only: ["mcias"], log: silentLogger });
@@ -111,7 +115,7 @@ level = "warn"
       throw new Error(`mcp-agent did not come up: ${agentOutput}\n${r.stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   if (agent && !agentExit) {
@@ -119,10 +123,11 @@ afterAll(async () => {
     await agent;
   }
   await sim?.stop();
+  await podman?.cleanup();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function mcp(args: string[], env: Record<string, string> = {}) {
+function mcp(args: string[], env: Record<string, string> = {}, timeout = 30_000) {
   return execa(process.execPath, [cliBin, ...args], {
     env: {
       MCP_CONFIG: join(dir, "op", "mcp.toml"),
@@ -132,7 +137,7 @@ function mcp(args: string[], env: Record<string, string> = {}) {
     },
     extendEnv: false,
     reject: false,
-    timeout: 20_000,
+    timeout,
   });
 }
 
@@ -192,4 +197,77 @@ describe("mcp against a real mcp-agent", () => {
     expect(r.exitCode).toBe(5);
     expect(r.stderr).toContain('no node knows service "ghost"');
   });
+
+  it("deploys, shows, stops, starts, restarts and undeploys a real service with real Podman", async () => {
+    const h = podman as PodmanHarness;
+    const service = h.name("web");
+    await writeFile(
+      join(dir, "op", "services", `${service}.toml`),
+      `name = "${service}"\nnode = "rift"\n\n[[components]]\nname = "api"\nimage = "${h.image}"\nnetwork = "slirp4netns"\n\n[[components.routes]]\nport = 8443\nmode = "l4"\n`,
+    );
+    const deployed = await mcp(["deploy", service, "--json"], {}, 120_000);
+    expect(deployed.stderr).toBe("");
+    expect(deployed.exitCode).toBe(0);
+    const events = deployed.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.at(-1)).toMatchObject({ type: "result", node: "rift", service, changed: true });
+    expect(events.some((e) => e.type === "step" && e.status === "done")).toBe(true);
+    // One unnamed route: the agent sets $PORT, which the test image's httpd listens on.
+    const hostPort = Object.values(events.at(-1)?.ports as Record<string, number>)[0] ?? 0;
+    expect(hostPort).toBeGreaterThan(0);
+
+    // The container answers on the port the agent assigned (httpd may need a moment).
+    let body = "";
+    for (let i = 0; i < 50 && !body; i++) {
+      body = await fetch(`http://127.0.0.1:${hostPort}/`).then(
+        (r) => r.text(),
+        () => new Promise<string>((r) => setTimeout(() => r(""), 100)),
+      );
+    }
+    expect(body).toContain("mcp-test");
+
+    const ps = await mcp(["ps", "--node", "rift"]);
+    expect(ps.exitCode).toBe(0);
+    expect(ps.stdout).toMatch(
+      new RegExp(`rift\\s+${service}\\s+api\\s+running\\s+v1\\.0\\.0\\s+${hostPort}->`),
+    );
+
+    const status = await mcp(["status", service, "--json"]);
+    expect(status.exitCode).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      service,
+      desired: "running",
+      drift: false,
+      components: [{ name: "api", desired: "running", observed: "running" }],
+    });
+
+    // Deploying the same definition again changes nothing.
+    const again = await mcp(["deploy", service]);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toContain(`= ${service} on rift: nothing to change`);
+
+    const stopped = await mcp(["stop", service]);
+    expect(stopped.exitCode).toBe(0);
+    expect(stopped.stdout).toContain(`✔ stopped ${service}`);
+    expect((await mcp(["ps", "--node", "rift"])).stdout).not.toMatch(
+      new RegExp(`${service}\\s+api\\s+running`),
+    );
+
+    const started = await mcp(["start", service]);
+    expect(started.exitCode).toBe(0);
+    const restarted = await mcp(["restart", service, "api"]);
+    expect(restarted.exitCode).toBe(0);
+    expect((await mcp(["ps", "--node", "rift"])).stdout).toMatch(
+      new RegExp(`${service}\\s+api\\s+running`),
+    );
+
+    const logs = await mcp(["logs", service, "--tail", "5"]);
+    expect(logs.exitCode).toBe(0);
+
+    const gone = await mcp(["undeploy", service]);
+    expect(gone.exitCode).toBe(0);
+    expect((await mcp(["ps", "--node", "rift"])).stdout).not.toContain(service);
+  }, 240_000);
 });
