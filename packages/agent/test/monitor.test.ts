@@ -228,6 +228,16 @@ describe("transitions, events and alerts", () => {
     expect(up.alerts).toMatchObject([{ kind: "recovered", from: "exited(137)", to: "running" }]);
   });
 
+  it("a transient state (stopping) keeps the previous one", () => {
+    const run = cycles();
+    run([svc("web")], [ctr("web-api")], 0);
+    const r = run([svc("web")], [ctr("web-api", { state: "stopping" })], M);
+    expect(r.events).toEqual([]);
+    expect(r.states.get("web/api")?.state).toBe("running");
+    const e = run([svc("web")], [ctr("web-api", { state: "exited", exitCode: 137 })], 2 * M);
+    expect(e.transitions).toMatchObject([{ from: "running", to: "exited(137)" }]);
+  });
+
   it("no change, no event", () => {
     const run = cycles();
     run([svc("web")], [], 0);

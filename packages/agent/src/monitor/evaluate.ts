@@ -87,6 +87,7 @@ export interface Evaluation {
 export type PreviousStates = ReadonlyMap<string, ComponentState>;
 
 const UNMANAGED_PREFIX = "unmanaged:";
+const TRANSIENT = new Set(["stopping", "removing"]);
 
 function componentKey(service: string, component: string): string {
   return `${service}/${component}`;
@@ -275,8 +276,14 @@ export function evaluate(
     });
   };
 
-  const step = (o: Observation) => {
-    const prev = previous.get(o.key);
+  const step = (seen: Observation) => {
+    const prev = previous.get(seen.key);
+    // A container caught half-way (Podman's `stopping`) is not a settled state: counting
+    // it would make every stop two changes, and flapping out of nothing.
+    const o =
+      prev && TRANSIENT.has(seen.state)
+        ? { ...seen, state: prev.state, ok: prev.ok, message: prev.message }
+        : seen;
     const changed = prev !== undefined && prev.state !== o.state;
     const restarts =
       prev && o.restartCount > prev.restartCount ? o.restartCount - prev.restartCount : 0;
