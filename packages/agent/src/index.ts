@@ -42,6 +42,29 @@ export {
   runAgent,
   StartupError,
 } from "./main.ts";
+export { AlertRunner, type AlertRunnerOptions, alertEnv } from "./monitor/alert.ts";
+export {
+  type Alert,
+  type AlertKind,
+  type ComponentState,
+  type EvaluateConfig,
+  type Evaluation,
+  evaluate,
+  type MonitoredService,
+  normalizeImage,
+  observeAll,
+  pruneDue,
+  splitContainerName,
+  type Transition,
+} from "./monitor/evaluate.ts";
+export {
+  type CycleReport,
+  Monitor,
+  type MonitorDeps,
+  type MonitorSettings,
+} from "./monitor/monitor.ts";
+export { type EventPruner, openEventPruner } from "./monitor/prune.ts";
+export { ObservedState } from "./observed.ts";
 export type {
   CertificateProvider,
   CertificateResult,
