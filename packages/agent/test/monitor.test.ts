@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
   type ComponentState,
-  type DesiredService,
   type EvaluateConfig,
   evaluate,
+  type MonitoredService,
   observeAll,
   pruneDue,
   splitContainerName,
@@ -22,7 +22,7 @@ const CONFIG: EvaluateConfig = {
   retentionMs: 30 * 24 * 60 * M,
 };
 
-function svc(name: string, components: string[] = ["api"], active = true): DesiredService {
+function svc(name: string, components: string[] = ["api"], active = true): MonitoredService {
   return {
     name,
     active,
@@ -59,7 +59,7 @@ function ctr(name: string, extra: Partial<ContainerInfo> = {}): ContainerInfo {
 /** Runs cycles against a fake clock, threading the states through. */
 function cycles(config = CONFIG) {
   let states: ReadonlyMap<string, ComponentState> = new Map();
-  return (desired: DesiredService[], observed: ContainerInfo[], now: number) => {
+  return (desired: MonitoredService[], observed: ContainerInfo[], now: number) => {
     const r = evaluate(desired, observed, states, now, config);
     states = r.states;
     return r;
@@ -118,7 +118,7 @@ describe("observed state of each component", () => {
     ).toMatchObject({ state: "version v0.9.0", ok: false });
   });
   it("localhost/ and docker.io/library/ name the same image", () => {
-    const s: DesiredService = {
+    const s: MonitoredService = {
       name: "web",
       active: true,
       components: [

@@ -19,7 +19,7 @@ export interface EvaluateConfig {
 }
 
 /** What the evaluator needs of a stored service (a `StoredService` fits). */
-export type DesiredService = Pick<StoredService, "name" | "active" | "components">;
+export type MonitoredService = Pick<StoredService, "name" | "active" | "components">;
 
 export type AlertKind = "change" | "flapping" | "recovered";
 
@@ -178,7 +178,7 @@ interface Observation {
 
 /** Every component of every desired service, and every unmanaged MCP-looking container. */
 export function observeAll(
-  desired: readonly DesiredService[],
+  desired: readonly MonitoredService[],
   observed: readonly ContainerInfo[],
   skip: ReadonlySet<string> = new Set(),
 ): Observation[] {
@@ -250,7 +250,7 @@ function levelOf(state: string, ok: boolean): EventLevel {
  * state: what a deploy does half-way is not drift.
  */
 export function evaluate(
-  desired: readonly DesiredService[],
+  desired: readonly MonitoredService[],
   observed: readonly ContainerInfo[],
   previous: PreviousStates,
   now: number,
