@@ -241,6 +241,11 @@ export async function run(
     .wrap(Math.min(100, (io.stdout as { columns?: number }).columns ?? 100))
     .fail((msg, err) => {
       if (err) throw err;
+      const suggestion = /^Did you mean (\S+)\?$/.exec(msg ?? "");
+      if (suggestion) {
+        const typed = argv.find((a) => !a.startsWith("-")) ?? "";
+        throw usageError(`unknown command "${typed}"`, `did you mean \`mcp ${suggestion[1]}\`?`);
+      }
       throw usageError(msg ?? "invalid arguments", "see `mcp --help`, or `mcp <command> --help`");
     });
 
