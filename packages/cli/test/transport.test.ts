@@ -132,6 +132,19 @@ describe("over real HTTP/2 + TLS", () => {
     );
   });
 
+  it("colours a table only when asked: FORCE_COLOR on, NO_COLOR off even then", async () => {
+    const ps = (env: Record<string, string>) =>
+      execa(process.execPath, [bin, "ps"], {
+        env: { MCP_CONFIG: join(dir, "mcp.toml"), PATH: process.env.PATH ?? "", ...env },
+        extendEnv: false,
+      });
+    expect((await ps({ FORCE_COLOR: "1" })).stdout).toContain("\u001b[");
+    expect((await ps({ FORCE_COLOR: "1", NO_COLOR: "1" })).stdout).not.toContain("\u001b[");
+    expect((await ps({})).stdout).not.toContain("\u001b[");
+    const json = await ps({ FORCE_COLOR: "1", MCP_TOKEN: "test-token-123" });
+    expect(json.exitCode).toBe(0);
+  });
+
   it("completes commands, and service names from the services directory", async () => {
     const env = { MCP_CONFIG: join(dir, "mcp.toml"), PATH: process.env.PATH ?? "" };
     const complete = (...words: string[]) =>
