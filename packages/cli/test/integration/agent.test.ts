@@ -270,4 +270,38 @@ describe("mcp against a real mcp-agent", () => {
     expect(gone.exitCode).toBe(0);
     expect((await mcp(["ps", "--node", "rift"])).stdout).not.toContain(service);
   }, 240_000);
+
+  // Last: it kills the agent.
+  it("reports a deploy as broken (exit 3) when the agent dies under it", async () => {
+    const h = podman as PodmanHarness;
+    const service = h.name("crash");
+    await writeFile(
+      join(dir, "op", "services", `${service}.toml`),
+      `name = "${service}"\nnode = "rift"\n\n[[components]]\nname = "api"\nimage = "${h.image}"\nnetwork = "slirp4netns"\n`,
+    );
+    const proc = execa(process.execPath, [cliBin, "deploy", service, "--json"], {
+      env: { MCP_CONFIG: join(dir, "op", "mcp.toml"), PATH: process.env.PATH ?? "" },
+      extendEnv: false,
+      reject: false,
+      timeout: 60_000,
+    });
+    let killed = false;
+    proc.stdout?.on("data", (d: Buffer) => {
+      // The moment the container step starts, the agent goes away (as in a crash or restart).
+      if (
+        !killed &&
+        /"name":"container","status":"started"/.test(d.toString().replaceAll(" ", ""))
+      ) {
+        killed = true;
+        agent?.kill("SIGKILL");
+      }
+    });
+    const r = await proc;
+    expect(killed).toBe(true);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(
+      /^error: the connection to node rift \(127\.0\.0\.1:\d+\) broke during the deploy of /,
+    );
+    expect(r.stderr).toContain("hint: the agent may have restarted; check `mcp status`");
+  }, 120_000);
 });
