@@ -88,6 +88,30 @@ export function stampVersion(bundle: string, version: string): string {
   return bundle.replace(STAMP_RE, `$1${JSON.stringify(checkVersion(version))}`);
 }
 
+// esbuild writes its own chunk imports with double quotes; bundled JSDoc such as
+// \`@param {import('./client.js')}\` uses single ones and must not be followed.
+const IMPORT_RE = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s*)"(\.\/[^"]+\.js)"/g;
+
+/** The relative ES modules reachable from `entry` in `dir` (esbuild chunks), with their text. */
+async function moduleGraph(
+  dir: string,
+  entry: string,
+  entryText: string,
+): Promise<Map<string, string>> {
+  const seen = new Map<string, string>([[entry, entryText]]);
+  const queue = [entry];
+  while (queue.length > 0) {
+    const text = seen.get(queue.shift() as string) as string;
+    for (const m of text.matchAll(IMPORT_RE)) {
+      const name = (m[1] as string).slice(2);
+      if (seen.has(name) || name.includes("/")) continue;
+      seen.set(name, await readFile(join(dir, name), "utf8"));
+      queue.push(name);
+    }
+  }
+  return seen;
+}
+
 function hostArch(): Arch | undefined {
   return process.arch === "x64" ? "amd64" : process.arch === "arm64" ? "arm64" : undefined;
 }
@@ -136,7 +160,19 @@ export async function buildAgentArtifact(o: BuildArtifactOptions): Promise<Built
     const lib = join(stage, "lib");
     const sq = join(lib, "node_modules", "better-sqlite3");
     await mkdir(join(sq, "prebuilds"), { recursive: true });
-    await writeFile(join(lib, "bin.js"), stampVersion(bundle, version));
+    // The bin may be split into chunks (static and lazy imports); ship its whole graph.
+    const files = await moduleGraph(dirname(bin), "bin.js", bundle);
+    let stamped = 0;
+    for (const [name, text] of files) {
+      const hasPkg = (text.match(STAMP_RE)?.length ?? 0) > 0;
+      if (hasPkg) stamped++;
+      await writeFile(join(lib, name), hasPkg ? stampVersion(text, version) : text);
+    }
+    if (stamped !== 1) {
+      throw new ArtifactError(
+        `cannot stamp the version into the agent bundle: the inlined @mcp/agent package.json is in ${stamped} of its files (expected 1)`,
+      );
+    }
     await writeFile(join(lib, "entry.mjs"), ENTRY);
     await cp(join(o.agentDir, "drizzle"), join(lib, "drizzle"), { recursive: true });
     await cp(join(sqliteDir, "lib"), join(sq, "lib"), { recursive: true });
