@@ -98,19 +98,24 @@ export class Monitor {
     return () => this.#listeners.delete(fn);
   }
 
-  start(): void {
+  /** Starts cycling; the first cycle runs after `firstDelayMs`, then every interval. */
+  start(firstDelayMs = 0): void {
     if (!this.#stopped) return;
     this.#stopped = false;
-    this.#schedule(0);
+    this.#schedule(firstDelayMs);
   }
 
-  /** Stops cycling, waits for a cycle in progress, and kills running alert commands. */
+  /**
+   * Stops cycling, waits for a cycle in progress, kills running alert commands and closes
+   * the pruner (the monitor owns both).
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#running?.catch(() => undefined);
     await this.#deps.alerts?.close();
+    this.#deps.pruner?.close();
   }
 
   #schedule(delay: number): void {
