@@ -8,6 +8,8 @@ import { Agent } from "./agent.ts";
 import { type AgentConfig, durationMs } from "./config.ts";
 import { Engine, previousName } from "./deploy/engine.ts";
 import { errorLine } from "./errors.ts";
+import type { Monitor } from "./monitor/monitor.ts";
+import { createMonitor } from "./monitor/start.ts";
 import { ObservedState } from "./observed.ts";
 import { createPlatform } from "./platform/index.ts";
 import type { Platform } from "./platform.ts";
@@ -50,6 +52,8 @@ export interface RunningAgent {
   server: RunningServer;
   port: number;
   log: Logger;
+  /** Drift detection and alerting (`[monitor]`), started with the agent. */
+  monitor: Monitor;
   close(): Promise<void>;
 }
 
@@ -227,12 +231,17 @@ export async function runAgent(
     { listen: config.server.grpc_addr, port: server.port, version: AGENT_VERSION },
     "mcp-agent listening",
   );
+  const monitor = await createMonitor(config, { store, observed, engine, log });
+  // The first cycle waits a moment so that it does not compete with start-up.
+  monitor.start(Math.min(durationMs(config.monitor.interval), 1000));
   return {
     agent,
     server,
     port: server.port,
     log,
+    monitor,
     close: async () => {
+      await monitor.stop();
       await server.close();
       store.close();
     },
