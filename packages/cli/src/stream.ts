@@ -79,7 +79,11 @@ export async function consumeStream<T>(opts: StreamOptions<T>): Promise<number> 
       );
     }
     if (opts.signal?.aborted) {
-      throw new CliError("interrupted", { exitCode: ExitCode.Interrupted, cause: e });
+      throw new CliError(`interrupted during the ${opts.what}`, {
+        exitCode: ExitCode.Interrupted,
+        hint: "the agent goes on with what it started (or undoes it); check `mcp status`",
+        cause: e,
+      });
     }
     if (received > 0 && isConnectionFailure(e)) {
       throw new CliError(`the connection to ${where} broke during the ${opts.what}`, {

@@ -34,6 +34,11 @@ beforeAll(async () => {
       // Never finishes on its own: the test restarts the "agent" under it.
       await new Promise(() => {});
     },
+    async *logs(_req, hctx) {
+      yield { component: "api", line: "first line" };
+      // Follows until the client goes away.
+      await new Promise((resolve) => hctx.signal.addEventListener("abort", resolve));
+    },
   });
   await mkdir(join(dir, "services"));
   await writeFile(
@@ -160,5 +165,38 @@ describe("over real HTTP/2 + TLS", () => {
       extendEnv: false,
     });
     expect(script.stdout).toContain("###-begin-mcp-completions-###");
+  });
+
+  it("Ctrl-C ends `logs -f` with exit 0, and interrupts a deploy with exit 130", async () => {
+    const env = { MCP_CONFIG: join(dir, "mcp.toml"), PATH: process.env.PATH ?? "" };
+    const interruptAfter = async (args: string[], marker: string) => {
+      const proc = execa(process.execPath, [bin, ...args], {
+        env,
+        extendEnv: false,
+        reject: false,
+        timeout: 15_000,
+      });
+      let out = "";
+      await new Promise<void>((resolve) => {
+        proc.stdout?.on("data", (d: Buffer) => {
+          out += d.toString();
+          if (out.includes(marker)) resolve();
+        });
+      });
+      const t0 = performance.now();
+      proc.kill("SIGINT");
+      const r = await proc;
+      return { ...r, afterSigint: performance.now() - t0, out };
+    };
+    const logs = await interruptAfter(["logs", "mcq", "-f"], "first line");
+    expect(logs.exitCode).toBe(0);
+    expect(logs.out).toBe("api | first line\n");
+    expect(logs.afterSigint).toBeLessThan(3000);
+
+    const deploy = await interruptAfter(["deploy", "mcq"], "pull api");
+    expect(deploy.exitCode).toBe(130);
+    expect(deploy.stderr).toBe(
+      "error: interrupted during the deploy of mcq\nhint: the agent goes on with what it started (or undoes it); check `mcp status`",
+    );
   });
 });
