@@ -41,9 +41,6 @@ export async function consumeStream<T>(opts: StreamOptions<T>): Promise<number> 
       controller.abort(new Error("idle"));
     }, opts.idleMs);
   };
-  const onOuterAbort = () => controller.abort(opts.signal?.reason);
-  opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
-  if (opts.signal?.aborted) onOuterAbort();
   let received = 0;
   // Rejects when the controller aborts, so that a stream which ignores its signal cannot hold
   // the command past the idle limit or Ctrl-C.
@@ -53,6 +50,9 @@ export async function consumeStream<T>(opts: StreamOptions<T>): Promise<number> 
     });
   });
   aborted.catch(() => {});
+  const onOuterAbort = () => controller.abort(opts.signal?.reason);
+  opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
+  if (opts.signal?.aborted) onOuterAbort();
   arm();
   let iterator: AsyncIterator<T> | undefined;
   try {
