@@ -77,3 +77,56 @@ describe("cleanup keeps shared images", () => {
     expect(await h3.client.imageExists(h3.image)).toBe(true);
   });
 });
+
+describe("registry with token auth (the extension point for MCR's bearer flow)", () => {
+  it("answers 401 with a Bearer challenge naming the realm and service", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const { mkdtemp, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = await mkdtemp(join(tmpdir(), "testkit-token-"));
+    try {
+      const cert = join(dir, "signer.pem");
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:P-256",
+          "-nodes",
+          "-keyout",
+          join(dir, "signer.key"),
+          "-out",
+          cert,
+          "-days",
+          "1",
+          "-subj",
+          "/CN=test-token-signer",
+        ],
+        { stdio: "ignore" },
+      );
+      const reg = await startRegistry({
+        tokenAuth: {
+          realm: "http://127.0.0.1:1/token",
+          service: "test-registry",
+          issuer: "test-issuer",
+          rootCertBundle: cert,
+        },
+      });
+      try {
+        const res = await fetch(`${reg.url}/v2/`);
+        expect(res.status).toBe(401);
+        const challenge = res.headers.get("www-authenticate") ?? "";
+        expect(challenge).toContain('Bearer realm="http://127.0.0.1:1/token"');
+        expect(challenge).toContain('service="test-registry"');
+      } finally {
+        await reg.stop();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
