@@ -14,6 +14,8 @@ export default defineConfig([
     // footprint is what it uses; better-sqlite3 stays external for its native addon.
     entry: { bin: "src/bin.ts" },
     format: ["esm"],
+    // Chunks for what main.ts imports lazily (Podman, MCIAS, platform clients).
+    splitting: true,
     target: "node22",
     sourcemap: true,
     noExternal: [/^(?!better-sqlite3$).*/],

@@ -1,7 +1,5 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { CachedValidator, createMciasClient } from "@mcp/mcias-client";
-import { PodmanClient } from "@mcp/podman-client";
 import { type Logger, pino } from "pino";
 import pkg from "../package.json" with { type: "json" };
 import { Agent } from "./agent.ts";
@@ -11,9 +9,8 @@ import { errorLine } from "./errors.ts";
 import type { Monitor } from "./monitor/monitor.ts";
 import { createMonitor } from "./monitor/start.ts";
 import { ObservedState } from "./observed.ts";
-import { createPlatform } from "./platform/index.ts";
 import type { Platform } from "./platform.ts";
-import { adaptRuntime } from "./runtime/podman.ts";
+import { lazyRuntime } from "./runtime/lazy.ts";
 import type { ContainerRuntime } from "./runtime/runtime.ts";
 import type { ValidateToken } from "./server/auth.ts";
 import { type RunningServer, startServer } from "./server/server.ts";
@@ -131,34 +128,46 @@ export async function runAgent(
     const ca = config.mcias.ca_cert
       ? readRequired(config.mcias.ca_cert, "MCIAS CA certificate", "mcias.ca_cert")
       : undefined;
-    const validator = new CachedValidator(
-      createMciasClient({
-        baseUrl: config.mcias.server_url,
-        serviceName: config.mcias.service_name,
-        ...(ca ? { ca } : {}),
-        timeoutMs: durationMs(config.mcias.timeout),
-      }),
-    );
+    // The MCIAS client (and undici beneath it) loads with the first authenticated call.
+    let validator: Promise<import("@mcp/mcias-client").CachedValidator> | undefined;
+    const load = async () => {
+      const { CachedValidator, createMciasClient } = await import("@mcp/mcias-client");
+      return new CachedValidator(
+        createMciasClient({
+          baseUrl: config.mcias.server_url,
+          serviceName: config.mcias.service_name,
+          ...(ca ? { ca } : {}),
+          timeoutMs: durationMs(config.mcias.timeout),
+        }),
+      );
+    };
     validate = async (token, signal) => {
-      const r = await validator.validate(token, { signal });
+      validator ??= load();
+      const r = await (await validator).validate(token, { signal });
       return r.valid ? { valid: true, username: r.username, roles: r.roles } : { valid: false };
     };
   }
 
   const runtime =
     overrides.runtime ??
-    adaptRuntime(
-      new PodmanClient({
-        podmanPath: config.podman.path,
-        ...(config.podman.run_as ? { runAs: config.podman.run_as } : {}),
-        ...(config.podman.xdg_runtime_dir
-          ? { env: { ...process.env, XDG_RUNTIME_DIR: config.podman.xdg_runtime_dir } }
-          : {}),
-        timeoutMs: 30_000,
-        longTimeoutMs: durationMs(config.podman.timeout),
-      }),
-      config.podman.auth_file ? { authFile: config.podman.auth_file } : {},
-    );
+    lazyRuntime(async () => {
+      const [{ PodmanClient }, { adaptRuntime }] = await Promise.all([
+        import("@mcp/podman-client"),
+        import("./runtime/podman.ts"),
+      ]);
+      return adaptRuntime(
+        new PodmanClient({
+          podmanPath: config.podman.path,
+          ...(config.podman.run_as ? { runAs: config.podman.run_as } : {}),
+          ...(config.podman.xdg_runtime_dir
+            ? { env: { ...process.env, XDG_RUNTIME_DIR: config.podman.xdg_runtime_dir } }
+            : {}),
+          timeoutMs: 30_000,
+          longTimeoutMs: durationMs(config.podman.timeout),
+        }),
+        config.podman.auth_file ? { authFile: config.podman.auth_file } : {},
+      );
+    });
 
   if (config.database.path !== ":memory:") {
     mkdirSync(dirname(config.database.path), { recursive: true });
@@ -172,9 +181,18 @@ export async function runAgent(
       { cause: e },
     );
   }
-  const platform =
+  // The platform clients load only when one of them is configured.
+  const platformConfigured =
+    config.metacrypt.server_url !== "" ||
+    config.mcproxy.socket !== "" ||
+    config.mcns.server_url !== "";
+  const platform: Platform =
     overrides.platform ??
-    createPlatform(config, { warn: (msg, fields) => log.warn(fields ?? {}, msg) });
+    (platformConfigured
+      ? (await import("./platform/index.ts")).createPlatform(config, {
+          warn: (msg, fields) => log.warn(fields ?? {}, msg),
+        })
+      : {});
   const observed = new ObservedState(runtime, store);
   const engine = new Engine({
     store,

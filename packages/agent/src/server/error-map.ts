@@ -1,8 +1,6 @@
 import { fromJson, type JsonObject } from "@bufbuild/protobuf";
 import { StructSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { isMciasError, isMciasUnavailable } from "@mcp/mcias-client";
-import { isPodmanError } from "@mcp/podman-client";
 import { errorLine, InvalidSpecError, isAgentError } from "../errors.ts";
 
 const PODMAN_UNAVAILABLE = new Set(["podman-missing", "environment", "timeout", "aborted"]);
@@ -74,6 +72,29 @@ export function toConnectError(e: unknown): ConnectError {
     undefined,
     e,
   );
+}
+
+// The clients' own guards are not imported: importing @mcp/mcias-client or
+// @mcp/podman-client here would load them (and undici, execa) at start-up, while the agent
+// loads them lazily with the first call that needs them. Their errors carry these registered
+// symbols, the brands their guards check so that two copies of a package agree.
+const MCIAS_BRAND = Symbol.for("@mcp/mcias-client/MciasError");
+const PODMAN_BRAND = Symbol.for("@mcp/podman-client/PodmanError");
+
+function isPodmanError(e: unknown): e is Error & { code: string } {
+  return (
+    typeof e === "object" && e !== null && (e as Record<symbol, unknown>)[PODMAN_BRAND] === true
+  );
+}
+
+function isMciasError(e: unknown): e is Error & { code: string } {
+  return (
+    typeof e === "object" && e !== null && (e as Record<symbol, unknown>)[MCIAS_BRAND] === true
+  );
+}
+
+function isMciasUnavailable(e: unknown): boolean {
+  return isMciasError(e) && e.code === "unavailable";
 }
 
 /** Errors of clients that say the other side could not be reached (their `unavailable` guard). */

@@ -1,0 +1,30 @@
+import type { ContainerRuntime, LogLine, LogOptions } from "./runtime.ts";
+
+/**
+ * A runtime whose implementation is loaded on first use. The Podman client (and execa
+ * beneath it) is not needed until the first container call, so an idle agent does not pay
+ * for it in start-up time or memory.
+ */
+export function lazyRuntime(load: () => Promise<ContainerRuntime>): ContainerRuntime {
+  let loaded: Promise<ContainerRuntime> | undefined;
+  const get = () => {
+    loaded ??= load();
+    return loaded;
+  };
+  return {
+    version: async () => (await get()).version(),
+    list: async () => (await get()).list(),
+    imageExists: async (image) => (await get()).imageExists(image),
+    pull: async (image) => (await get()).pull(image),
+    create: async (spec) => (await get()).create(spec),
+    run: async (spec) => (await get()).run(spec),
+    start: async (name) => (await get()).start(name),
+    stop: async (name, options) => (await get()).stop(name, options),
+    restart: async (name) => (await get()).restart(name),
+    remove: async (name, options) => (await get()).remove(name, options),
+    rename: async (name, newName) => (await get()).rename(name, newName),
+    async *logs(name: string, options: LogOptions): AsyncIterable<LogLine> {
+      yield* (await get()).logs(name, options);
+    },
+  };
+}
