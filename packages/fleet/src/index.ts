@@ -30,8 +30,8 @@ export {
   SshTimeoutError,
   SshUnreachableError,
 } from "./errors.ts";
-export type { FleetNode, ServiceManager } from "./node.ts";
-export { DEFAULT_AGENT_DIR } from "./node.ts";
+export type { FleetNode, NodeEntry, NodeEntryInput, ServiceManager } from "./node.ts";
+export { checkNodeEntry, DEFAULT_AGENT_DIR } from "./node.ts";
 export type { ProvisionOptions, ProvisionResult, ProvisionStep, StepStatus } from "./provision.ts";
 export { PODMAN_PACKAGES, parseSteps, provisionNode } from "./provision.ts";
 export type { NodeOps, SshNodeOpsOptions } from "./remote.ts";

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, open, readdir, readFile, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,8 @@ import { freePort, startSshd, type TestSshd } from "../helpers/sshd.ts";
 
 /** Flips one byte of every file sent over SSH: a transfer corrupted on the way. */
 class CorruptingSsh implements Ssh {
+  /** Where the uploads landed on the node. */
+  readonly uploaded: string[] = [];
   constructor(
     readonly inner: Ssh,
     readonly scratch: string,
@@ -33,7 +36,9 @@ class CorruptingSsh implements Ssh {
     b[0] = (b[0] as number) ^ 0xff;
     await f.write(b, 0, 1, 1000);
     await f.close();
-    return this.inner.exec(target, argv, { ...options, inputFile: copy });
+    const r = await this.inner.exec(target, argv, { ...options, inputFile: copy });
+    this.uploaded.push(r.stdout.trim());
+    return r;
   }
 }
 
@@ -172,7 +177,9 @@ describe("mcp agent upgrade against a node reached over real SSH, running the re
     expect(await pid()).toBe(before);
     expect(await readlink(join(node.dir as string, "current"))).toBe("versions/v1.1.0");
     // The upload's temp file is removed on the node either way.
-    expect((await readdir(tmpdir())).filter((f) => f.startsWith("mcp-agent-upload."))).toEqual([]);
+    expect(corrupting.uploaded).toHaveLength(1);
+    expect(corrupting.uploaded[0]).toMatch(/mcp-agent-upload\./);
+    expect(existsSync(corrupting.uploaded[0] as string)).toBe(false);
   });
 
   it("refuses a node whose host key does not match known_hosts before touching it", async () => {
