@@ -212,6 +212,44 @@ describe("mcp-agent process", () => {
     expect(await codeOf(admin.serviceStatus({ service: name }))).toBe(Code.NotFound);
   });
 
+  it("leaves the previous version running when the new container cannot start", async () => {
+    const admin = agentClient(agent.port, env.ca, env.tokens.admin);
+    const name = podman.name("comp");
+    const good = serviceToml(name, podman.image);
+    const first = await drain(admin.deploy({ spec: { name, node: "rift", toml: good } }));
+    const r = first.at(-1)?.event;
+    const hostPort = r?.case === "result" ? (r.value.ports.web ?? 0) : 0;
+    expect((await fetchWithRetry(`http://127.0.0.1:${hostPort}/`)).trim()).toBe("hello");
+    const before = await podman.client.inspectContainer(`${name}-web`);
+
+    // A bind mount of a host path that does not exist: podman run fails.
+    const bad = good.replace(
+      'name = "web"',
+      'name = "web"\nvolumes = ["/nonexistent-mcp-test:/data"]',
+    );
+    const failed: string[] = [];
+    const err = await (async () => {
+      for await (const e of admin.deploy({ spec: { name, node: "rift", toml: bad } })) {
+        if (e.event.case === "step" && e.event.value.status === StepStatus.FAILED) {
+          failed.push(e.event.value.name);
+        }
+      }
+    })().catch((e) => ConnectError.from(e));
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).rawMessage).toMatch(/^container \(web\) failed: /);
+    expect(failed).toEqual(["container"]);
+
+    const after = await podman.client.inspectContainer(`${name}-web`);
+    expect(after.id).toBe(before.id);
+    expect(after.state.running).toBe(true);
+    expect(await podman.client.containerExists(`${name}-web_prev`)).toBe(false);
+    expect((await fetchWithRetry(`http://127.0.0.1:${hostPort}/`)).trim()).toBe("hello");
+    const status = await admin.serviceStatus({ service: name });
+    expect(status.drift).toBe(false);
+    expect(status.spec?.toml).toBe(good);
+    await drain(admin.undeploy({ service: name }));
+  });
+
   it("reports NodeInfo with the real Podman version", async () => {
     const admin = agentClient(agent.port, env.ca, env.tokens.admin);
     const info = await admin.nodeInfo({});
