@@ -1,3 +1,4 @@
+import { splitContainerName } from "@mcp/servicedef";
 import { compareService } from "./deploy/drift.ts";
 import type { Engine, OperationResult } from "./deploy/engine.ts";
 import { containerSpecFor, LABEL_SERVICE, planContainers, routeKeys } from "./deploy/plan.ts";
@@ -7,7 +8,15 @@ import { errorLine, isAgentError, NotFoundError, PreconditionError } from "./err
 import type { ObservedState } from "./observed.ts";
 import type { Platform, RouteRegistration } from "./platform.ts";
 import type { ContainerInfo, ContainerRuntime, LogLine } from "./runtime/runtime.ts";
-import { canonicalJson, containerName, hashOf, type ServiceDef } from "./spec.ts";
+import {
+  canonicalJson,
+  containerName,
+  hashOf,
+  imageTag,
+  isDnsLabel,
+  type ServiceDef,
+  serviceVersion,
+} from "./spec.ts";
 import type { Store, StoredService } from "./store/store.ts";
 
 export interface AgentInfo {
@@ -313,6 +322,81 @@ export class Agent {
       });
     }
     return { steps, changes: diffDefs(previous?.spec, def) };
+  }
+
+  /**
+   * Takes over running containers of a service that MCP did not deploy (bootstrap step 8):
+   * each container `<service>-<component>` (split against the known services, longest
+   * first, so `mc-proxy-x` is not `mc`'s) becomes a component with its image. The stored
+   * definition has name and image only; `mcp service export` then gives the operator a file
+   * to complete. Containers labelled for another service, and replacement leftovers, are
+   * skipped with the reason.
+   */
+  async adopt(service: string, dryRun: boolean) {
+    const containers = await this.observed.refresh();
+    const known = new Set([...this.store.listServices().map((s) => s.name), service]);
+    const existing = this.store.getService(service);
+    const have = new Set(existing?.components.map((c) => c.name) ?? []);
+    const adopted: { container: string; component: string; image: string }[] = [];
+    const skipped: string[] = [];
+    for (const c of containers) {
+      const split = splitContainerName(c.name, known).match;
+      if (split?.service !== service) continue;
+      const label = c.labels[LABEL_SERVICE];
+      if (label !== undefined && label !== service) {
+        skipped.push(`${c.name}: labelled for service ${label}`);
+      } else if (!isDnsLabel(split.component)) {
+        skipped.push(`${c.name}: "${split.component}" is not a valid component name`);
+      } else if (have.has(split.component)) {
+        skipped.push(`${c.name}: component ${split.component} is already defined`);
+      } else {
+        adopted.push({ container: c.name, component: split.component, image: c.image });
+      }
+    }
+    if (adopted.length === 0 && !existing) {
+      throw new NotFoundError(`no container named ${service}-<component> to adopt`);
+    }
+    if (!dryRun && adopted.length > 0) {
+      const base: ServiceDef = existing?.spec ?? {
+        name: service,
+        node: this.info.nodeName,
+        active: true,
+        path: service,
+      };
+      const def: ServiceDef = {
+        ...base,
+        components: [
+          ...(base.components ?? []),
+          ...adopted.map((a) => ({ name: a.component, image: a.image })),
+        ],
+      };
+      this.store.transaction(() => {
+        this.store.putService({
+          name: service,
+          spec: def,
+          sourceToml: "",
+          active: existing?.active ?? true,
+          version: serviceVersion(def),
+          specHash: hashOf(def),
+          components: [
+            ...(existing?.components ?? []),
+            ...adopted.map((a) => ({
+              name: a.component,
+              image: a.image,
+              version: imageTag(a.image),
+              // Not deployed by MCP: no spec hash until the first deploy replaces it.
+              specHash: "",
+            })),
+          ],
+        });
+        this.store.addEvent({
+          service,
+          kind: "adopt",
+          message: `adopted ${adopted.map((a) => a.container).join(", ")}`,
+        });
+      });
+    }
+    return { adopted, skipped };
   }
 
   history(service: string, limit?: number) {

@@ -182,7 +182,7 @@ describe("AgentService over the real router", () => {
         }),
       ),
     ).toBe(Code.FailedPrecondition);
-    expect(await codeOf(client.adopt({ service: "web" }))).toBe(Code.Unimplemented);
+    expect(await codeOf(client.adopt({ service: "web" }))).toBe(Code.NotFound);
   });
 
   it("reports a failed step with its name and leaves nothing behind", async () => {
@@ -274,5 +274,39 @@ describe("AgentService over the real router", () => {
     expect(plan.plan?.changes.map((c) => [c.field, c.oldValue, c.newValue])).toEqual([
       ["image", IMAGE, "reg.example/web:v1.1.0"],
     ]);
+  });
+
+  it("adopts unlabelled containers by name, longest known service first", async () => {
+    const runtime = new FakeRuntime();
+    runtime.images.add(IMAGE);
+    const { agent, store } = makeAgent({ runtime });
+    const client = clientFor(agent, "admin-token");
+    // mc-proxy is already a known service; its container must not go to "mc".
+    for await (const _ of client.deploy({
+      spec: { name: "mc-proxy", node: "rift", toml: toml("mc-proxy") },
+    })) {
+      // drain
+    }
+    const bare = { image: IMAGE, labels: {}, env: {}, ports: [], volumes: [] };
+    await runtime.run({ ...bare, name: "mc-api" });
+    await runtime.run({ ...bare, name: "mc-web" });
+
+    const dry = await client.adopt({ service: "mc", dryRun: true });
+    expect(dry.adopted.map((a) => a.component).sort()).toEqual(["api", "web"]);
+    expect(store.getService("mc")).toBeUndefined();
+
+    const r = await client.adopt({ service: "mc" });
+    expect(r.adopted.map((a) => [a.container, a.image]).sort()).toEqual([
+      ["mc-api", IMAGE],
+      ["mc-web", IMAGE],
+    ]);
+    const exp = await client.exportService({ service: "mc" });
+    expect(exp.toml).toContain('name = "mc"');
+    expect(exp.toml).toContain(`image = "${IMAGE}"`);
+    expect(store.getService("mc-proxy")?.components.map((c) => c.name)).toEqual(["api"]);
+    // Adopting again finds nothing new.
+    const again = await client.adopt({ service: "mc" });
+    expect(again.adopted).toEqual([]);
+    expect(again.skipped).toHaveLength(2);
   });
 });

@@ -436,8 +436,10 @@ export function agentServiceImpl(agent: Agent): ServiceImpl<typeof AgentService>
       return { spec: specMessage(s.spec, toml), toml };
     },
 
-    async adopt() {
-      throw new ConnectError("adopt is not implemented by this agent yet", Code.Unimplemented);
+    async adopt(req) {
+      const service = checkServiceName(req.service);
+      const r = await agent.adopt(service, req.dryRun);
+      return { service, adopted: r.adopted, skipped: r.skipped };
     },
 
     async nodeInfo() {
