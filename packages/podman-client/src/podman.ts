@@ -151,6 +151,13 @@ async function checkRootlessEnv(env: Record<string, string>, uid: number): Promi
       `XDG_RUNTIME_DIR=${dir} is not a directory owned by uid ${uid}`,
     );
   }
+  // Podman only logs "mkdir …: permission denied" here and carries on without its state.
+  if ((st.mode & 0o700) !== 0o700) {
+    throw new PodmanEnvironmentError(
+      "XDG_RUNTIME_DIR",
+      `XDG_RUNTIME_DIR=${dir} is not writable by its owner (mode ${(st.mode & 0o777).toString(8)}; want 0700)`,
+    );
+  }
   if (!env.HOME) {
     throw new PodmanEnvironmentError(
       "HOME",

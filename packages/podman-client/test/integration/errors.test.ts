@@ -1,3 +1,4 @@
+import { chmod } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isPodmanError, PodmanClient, type PodmanEnvironmentError } from "../../src/index.ts";
 import { ensureImage, freePort, type Harness, harness, userEnv } from "./harness.ts";
@@ -118,6 +119,16 @@ describe("errors from real Podman are typed and keep Podman's line", () => {
     });
     const e2 = await failure(wrong.version());
     expect(e2.message).toContain("XDG_RUNTIME_DIR=/nonexistent/run");
+
+    const readOnly = await h.tempDir();
+    await chmod(readOnly, 0o500);
+    const ro = new PodmanClient({
+      runAs: h.user,
+      env: { ...userEnv(h.user), XDG_RUNTIME_DIR: readOnly },
+    });
+    const e3 = await failure(ro.version());
+    expect((e3 as unknown as PodmanEnvironmentError).variable).toBe("XDG_RUNTIME_DIR");
+    expect(e3.message).toContain("not writable");
   });
 
   it("permission denied: the rootless user cannot write where root keeps its files", async () => {
