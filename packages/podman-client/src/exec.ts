@@ -46,7 +46,7 @@ function baseOptions(r: Runner): Options {
     ...(r.gid === undefined ? {} : { gid: r.gid }),
     stdin: "ignore",
     stripFinalNewline: false,
-    // busybox-like children of podman (conmon) are not ours to wait for.
+    // A podman that ignores SIGTERM on timeout or abort gets SIGKILL 2 s later.
     forceKillAfterDelay: 2000,
   };
 }

@@ -16,7 +16,7 @@ import {
 } from "./args.ts";
 import {
   InvalidOptionError,
-  PodmanCommandError,
+  PodmanAbortedError,
   PodmanEnvironmentError,
   PodmanMissingError,
   PodmanOutputError,
@@ -314,7 +314,7 @@ export class PodmanClient implements ContainerRuntime {
       opts.onOutput?.(line);
     }
     if (opts.signal?.aborted) {
-      throw new PodmanCommandError("podman build: aborted by the caller", { command: ["build"] });
+      throw new PodmanAbortedError("podman build: aborted by the caller", { command: ["build"] });
     }
     // The last line podman build prints is the new image's id.
     if (!/^[0-9a-f]{12,64}$/.test(last)) {

@@ -161,6 +161,27 @@ describe("errors from real Podman are typed and keep Podman's line", () => {
     expect(e.message).toContain("no answer within 5 ms");
   });
 
+  it("aborting a call kills Podman and says so: a build, a list", async () => {
+    const { imageContext } = await import("./harness.ts");
+    const ctx = await imageContext(await h.tempDir(), "RUN sleep 20\n");
+    const ac = new AbortController();
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(), 1500);
+    const e = await failure(
+      h.client.buildImage({
+        context: ctx,
+        tags: [`localhost/${h.name("aborted")}:v1.0.0`],
+        pull: "never",
+        signal: ac.signal,
+      }),
+    );
+    expect(e.code).toBe("aborted");
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    const gone = new AbortController();
+    gone.abort();
+    expect((await failure(h.client.listContainers({ signal: gone.signal }))).code).toBe("aborted");
+  });
+
   it("invalid options are refused before Podman runs", async () => {
     const e = await failure(h.client.createContainer({ name: "-x", image }));
     expect(e.code).toBe("invalid-option");
