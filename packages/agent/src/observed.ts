@@ -11,7 +11,10 @@ export class ObservedState {
   #containers: ContainerInfo[] = [];
   #at = 0;
   #valid = false;
-  #inflight: Promise<ContainerInfo[]> | undefined;
+  // Bumped by every invalidate(): a list that started before a write must not be shared
+  // with, or cached for, a reader that comes after it.
+  #generation = 0;
+  #inflight: { generation: number; promise: Promise<ContainerInfo[]> } | undefined;
 
   constructor(
     private readonly runtime: ContainerRuntime,
@@ -25,6 +28,7 @@ export class ObservedState {
 
   invalidate(): void {
     this.#valid = false;
+    this.#generation++;
   }
 
   /** Cached list when fresh, else one refresh. */
@@ -35,32 +39,35 @@ export class ObservedState {
 
   /** A fresh list from the runtime (shared with concurrent callers). */
   refresh(): Promise<ContainerInfo[]> {
-    if (this.#inflight) return this.#inflight;
-    const p = this.runtime
+    const generation = this.#generation;
+    if (this.#inflight?.generation === generation) return this.#inflight.promise;
+    const promise = this.runtime
       .list()
       .then((containers) => {
-        this.#containers = containers;
-        this.#at = Date.now();
-        this.#valid = true;
-        this.store.replaceObserved(
-          containers.map((c) => ({
-            name: c.name,
-            id: c.id,
-            image: c.image,
-            state: c.state,
-            exitCode: c.exitCode ?? null,
-            health: c.health,
-            service: c.labels[LABEL_SERVICE] ?? "",
-            component: c.labels[LABEL_COMPONENT] ?? "",
-            version: c.labels[LABEL_VERSION] ?? "",
-          })),
-        );
+        if (generation === this.#generation) {
+          this.#containers = containers;
+          this.#at = Date.now();
+          this.#valid = true;
+          this.store.replaceObserved(
+            containers.map((c) => ({
+              name: c.name,
+              id: c.id,
+              image: c.image,
+              state: c.state,
+              exitCode: c.exitCode ?? null,
+              health: c.health,
+              service: c.labels[LABEL_SERVICE] ?? "",
+              component: c.labels[LABEL_COMPONENT] ?? "",
+              version: c.labels[LABEL_VERSION] ?? "",
+            })),
+          );
+        }
         return containers;
       })
       .finally(() => {
-        this.#inflight = undefined;
+        if (this.#inflight?.promise === promise) this.#inflight = undefined;
       });
-    this.#inflight = p;
-    return p;
+    this.#inflight = { generation, promise };
+    return promise;
   }
 }
