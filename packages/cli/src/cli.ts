@@ -167,14 +167,39 @@ export async function run(
       handle(async () => (await import("./commands/logs.js")).logs),
     )
     .command(
-      "sync",
-      "Push every definition in the services directory to its node",
+      "build <service>",
+      "Build the service's images from its source tree with Podman, and push them",
       (y) =>
-        y.option("dry-run", {
-          type: "boolean",
-          default: false,
-          describe: "report what would change",
-        }),
+        service(y)
+          .option("push", {
+            type: "boolean",
+            default: true,
+            describe: "push after building (--no-push: build only)",
+          })
+          .option("verbose", {
+            alias: "v",
+            type: "boolean",
+            default: false,
+            describe: "show the whole build output",
+          }),
+      handle(async () => (await import("./commands/build.js")).build),
+    )
+    .command(
+      "sync",
+      "Build images missing from the registry, then push every definition to its node",
+      (y) =>
+        y
+          .option("dry-run", {
+            type: "boolean",
+            default: false,
+            describe: "report what would be built and changed, change nothing",
+          })
+          .option("verbose", {
+            alias: "v",
+            type: "boolean",
+            default: false,
+            describe: "show the whole output of builds",
+          }),
       handle(async () => (await import("./commands/sync.js")).sync),
     )
     .command(
@@ -260,6 +285,7 @@ export async function run(
 }
 
 const serviceCommands = new Set([
+  "build",
   "deploy",
   "undeploy",
   "stop",

@@ -21,12 +21,26 @@ export interface Config {
   servicesDir: string;
   /** Where the token lives: `token` beside mcp.toml. */
   tokenPath: string;
-  build: { workspace?: string };
+  build: { workspace?: string; podman?: string; runAs?: string };
+  /** The registry images are checked in and pushed to (MCR); see registry.ts. */
+  registry: RegistryConfig;
   mcias: { serverUrl?: string; caCert?: string; serviceName?: string };
   tls: { caCert?: string };
 }
 
-type Kind = "string" | "path";
+/** `[registry]`: where images are checked and pushed, and with which credentials. */
+export interface RegistryConfig {
+  /** Base URL; default `https://<host of the image reference>`. */
+  url?: string;
+  username?: string;
+  passwordFile?: string;
+  /** Present the MCIAS token (from `mcp login`) as the registry password. */
+  mciasToken?: boolean;
+  caCert?: string;
+  tlsVerify?: boolean;
+}
+
+type Kind = "string" | "path" | "boolean";
 interface Section {
   [key: string]: Kind;
 }
@@ -34,7 +48,15 @@ interface Section {
 // The closed set of keys. A typo must fail loudly: a misspelt ca_cert silently falling back to
 // the system roots is exactly the kind of surprise the first deployment taught us to avoid.
 const sections: Record<string, Section> = {
-  build: { workspace: "path" },
+  build: { workspace: "path", podman: "string", run_as: "string" },
+  registry: {
+    url: "string",
+    username: "string",
+    password_file: "path",
+    mcias_token: "boolean",
+    ca_cert: "path",
+    tls_verify: "boolean",
+  },
   mcias: { server_url: "string", ca_cert: "path", service_name: "string" },
   tls: { ca_cert: "path" },
 };
@@ -96,6 +118,7 @@ export function parseConfig(text: string, opts: ParseConfigOptions): Config {
     servicesDir: joinPath(dir, "services"),
     tokenPath: joinPath(dir, "token"),
     build: {},
+    registry: {},
     mcias: {},
     tls: {},
   };
@@ -108,11 +131,20 @@ export function parseConfig(text: string, opts: ParseConfigOptions): Config {
     base: string,
   ) => {
     const v = kind === "path" ? expandPath(value, base, opts.home) : value;
+    const bool = value === "true";
     if (section === undefined) {
       if (key === "services_dir") config.servicesDir = v;
       return;
     }
     if (section === "build" && key === "workspace") config.build.workspace = v;
+    else if (section === "build" && key === "podman") config.build.podman = v;
+    else if (section === "build" && key === "run_as") config.build.runAs = v;
+    else if (section === "registry" && key === "url") config.registry.url = v;
+    else if (section === "registry" && key === "username") config.registry.username = v;
+    else if (section === "registry" && key === "password_file") config.registry.passwordFile = v;
+    else if (section === "registry" && key === "mcias_token") config.registry.mciasToken = bool;
+    else if (section === "registry" && key === "ca_cert") config.registry.caCert = v;
+    else if (section === "registry" && key === "tls_verify") config.registry.tlsVerify = bool;
     else if (section === "mcias" && key === "server_url") config.mcias.serverUrl = v;
     else if (section === "mcias" && key === "ca_cert") config.mcias.caCert = v;
     else if (section === "mcias" && key === "service_name") config.mcias.serviceName = v;
@@ -122,6 +154,13 @@ export function parseConfig(text: string, opts: ParseConfigOptions): Config {
   const expectString = (where: string, v: unknown): string => {
     if (typeof v !== "string") {
       throw configError(`${file}: ${where} must be a string, not ${typeName(v)}`);
+    }
+    return v;
+  };
+
+  const expectBoolean = (where: string, v: unknown): boolean => {
+    if (typeof v !== "boolean") {
+      throw configError(`${file}: ${where} must be true or false, not ${typeName(v)}`);
     }
     return v;
   };
@@ -151,7 +190,11 @@ export function parseConfig(text: string, opts: ParseConfigOptions): Config {
     for (const [k, v] of Object.entries(value)) {
       const kind = section[k];
       if (!kind) throw configError(`${file}: unknown key "${key}.${k}"`, knownKeysHint());
-      setValue(key, k, kind, expectString(`${key}.${k}`, v), dir);
+      const text =
+        kind === "boolean"
+          ? String(expectBoolean(`${key}.${k}`, v))
+          : expectString(`${key}.${k}`, v);
+      setValue(key, k, kind, text, dir);
     }
   }
 
@@ -233,6 +276,9 @@ function applyEnv(
             .map((k) => `MCP_${section.toUpperCase()}_${k.toUpperCase()}`)
             .join(", ")}`,
         );
+      }
+      if (kind === "boolean" && value !== "true" && value !== "false") {
+        throw configError(`environment: ${name} must be true or false, not "${value}"`);
       }
       set(section, key, kind, value, opts.cwd);
     }

@@ -3,6 +3,7 @@ import { createClient } from "@connectrpc/connect";
 import { AgentService } from "@mcp/proto/agent/v1";
 import type { Config, NodeConfig } from "./config.js";
 import { usageError } from "./errors.js";
+import type { BuildTarget, ImageCheck } from "./images.js";
 import type { Style, Writer } from "./output.js";
 
 export type AgentClient = Client<typeof AgentService>;
@@ -27,6 +28,11 @@ export interface Context {
   config(): Promise<Config>;
   /** The transport to a node's agent, made once per node on first use. */
   transport(node: NodeConfig): Promise<Transport>;
+  /**
+   * The registry and the image builder (`mcp build`, `mcp sync`), made on first use from
+   * mcp.toml's `[build]` and `[registry]`. The caller closes it.
+   */
+  images(): Promise<ImageTools>;
   /** Closes every connection opened so the process can exit. */
   close(): void;
 }
@@ -46,4 +52,16 @@ export function findNode(config: Config, name: string): NodeConfig {
     );
   }
   return node;
+}
+
+/** What `mcp build` and `mcp sync` need of the registry and of Podman. */
+export interface ImageTools {
+  /** Whether each reference's tag is in its registry; an unanswered check carries `error`. */
+  check(refs: readonly string[]): Promise<ImageCheck[]>;
+  /** Builds and tags `target.image`; each output line goes to `onLine` as it is printed. */
+  build(target: BuildTarget, onLine: (line: string) => void, signal?: AbortSignal): Promise<void>;
+  /** Pushes `target.image`; registry failures are CliErrors (exit 3 unreachable, 4 refused). */
+  push(target: BuildTarget, signal?: AbortSignal): Promise<void>;
+  /** Closes registry connections and removes the temporary auth file. */
+  close(): Promise<void>;
 }

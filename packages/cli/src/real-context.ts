@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Transport } from "@connectrpc/connect";
 import type { CliIo, GlobalArgs } from "./cli.js";
 import type { Config, NodeConfig } from "./config.js";
-import type { Context } from "./context.js";
+import type { Context, ImageTools } from "./context.js";
 import { configError, usageError } from "./errors.js";
 import { loadConfig } from "./load-config.js";
 import { colorEnabled, makeStyle } from "./output.js";
@@ -58,6 +58,11 @@ export function createContext(io: CliIo, globals: GlobalArgs): Context {
       const made = createAgentTransport({ address: node.address, ca: caPem, token: tok });
       transports.set(node.name, made);
       return made.transport;
+    },
+    async images(): Promise<ImageTools> {
+      const cfg = await getConfig();
+      const { createImageTools } = await import("./image-tools.js");
+      return createImageTools(cfg, io.env);
     },
     close() {
       for (const t of transports.values()) t.close();

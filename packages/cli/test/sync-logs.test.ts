@@ -163,7 +163,14 @@ describe("mcp sync", () => {
       nodes: { node: string; services: { service: string; action: string }[] }[];
     };
     expect(out.nodes.find((n) => n.node === "svc")?.services).toEqual([
-      { service: "mc-proxy", action: "stopped", built: false, version: "v1.0.0", message: "" },
+      {
+        service: "mc-proxy",
+        action: "stopped",
+        built: false,
+        images: [],
+        version: "v1.0.0",
+        message: "",
+      },
     ]);
   });
 });

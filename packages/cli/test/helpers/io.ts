@@ -2,7 +2,7 @@ import { PassThrough } from "node:stream";
 import type { Transport } from "@connectrpc/connect";
 import type { CliIo, ContextFactory } from "../../src/cli.ts";
 import type { Config, NodeConfig } from "../../src/config.ts";
-import type { Context } from "../../src/context.ts";
+import type { Context, ImageTools } from "../../src/context.ts";
 import { makeStyle, type Writer } from "../../src/output.ts";
 
 /** A Writer that keeps what it was given. */
@@ -25,6 +25,7 @@ export function testConfig(nodes: NodeConfig[], over: Partial<Config> = {}): Con
     servicesDir: "/nonexistent/services",
     tokenPath: "/nonexistent/token",
     build: {},
+    registry: {},
     mcias: {},
     tls: {},
     ...over,
@@ -44,6 +45,8 @@ export function testContext(opts: {
   json?: boolean;
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
+  /** Registry and builder; default: every tag exists and nothing may be built. */
+  images?: ImageTools;
 }): TestContext {
   const ctx: TestContext = {
     stdout: new Sink(),
@@ -63,6 +66,7 @@ export function testContext(opts: {
       if (!t) throw new Error(`test: no transport for ${node.name}`);
       return t;
     },
+    images: async () => opts.images ?? allPresent,
     close() {
       ctx.closed++;
     },
@@ -89,3 +93,15 @@ export function testRun(ctx: TestContext): { io: CliIo; context: ContextFactory 
     },
   };
 }
+
+/** The registry of unit tests that do not care about images: every tag is there. */
+export const allPresent: ImageTools = {
+  check: async (refs) => refs.map((ref) => ({ ref, exists: true })),
+  build: async (t) => {
+    throw new Error(`test: unexpected build of ${t.image}`);
+  },
+  push: async (t) => {
+    throw new Error(`test: unexpected push of ${t.image}`);
+  },
+  close: async () => {},
+};
