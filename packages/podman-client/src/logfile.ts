@@ -93,7 +93,7 @@ export async function* followLogFile(path: string, o: TailOptions): AsyncGenerat
   const fh = await open(path, "r");
   try {
     const startSize = (await fh.stat()).size;
-    const buf = Buffer.alloc(o.chunkBytes ?? 256 * 1024);
+    const buf = Buffer.alloc(o.chunkBytes ?? 64 * 1024);
     const decoder = new TextDecoder("utf-8");
     let pos = 0;
     let rest = "";
