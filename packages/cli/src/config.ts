@@ -26,6 +26,35 @@ export interface Config {
   registry: RegistryConfig;
   mcias: { serverUrl?: string; caCert?: string; serviceName?: string };
   tls: { caCert?: string };
+  /** `[ssh]`: how `mcp agent upgrade` and `mcp node provision` reach nodes (fleet-config.ts). */
+  ssh?: SshConfig;
+  /** `[fleet]`: where the agent lives on nodes and how it is restarted (fleet-config.ts). */
+  fleet?: FleetSettings;
+}
+
+/** `[ssh]`: applies to every node; a node's `ssh` may still be an alias of ~/.ssh/config. */
+export interface SshConfig {
+  /** An ssh_config file (`ssh -F`) instead of ~/.ssh/config. */
+  configFile?: string;
+  /** A known_hosts file to trust instead of the operator's and the global one. */
+  knownHosts?: string;
+  /** A private key to offer (and only it); default: the operator's agent and keys. */
+  identity?: string;
+  user?: string;
+  /** The SSH user is not root: privileged steps run through `sudo -n`. */
+  sudo?: boolean;
+}
+
+/** `[fleet]`: the agent's side of `mcp agent upgrade` and `mcp node provision`. */
+export interface FleetSettings {
+  /** The agent's home on every node. Default /srv/mcp. */
+  agentDir?: string;
+  /** `systemd` (default) or `pidfile` (hosts where systemd is not PID 1). */
+  service?: string;
+  /** The node binary on the nodes, for the `pidfile` service (MCP_AGENT_NODE). */
+  agentNode?: string;
+  /** Where the release artifacts are. Default dist/artifacts in the working directory. */
+  artifacts?: string;
 }
 
 /** `[registry]`: where images are checked and pushed, and with which credentials. */
@@ -59,6 +88,14 @@ const sections: Record<string, Section> = {
   },
   mcias: { server_url: "string", ca_cert: "path", service_name: "string" },
   tls: { ca_cert: "path" },
+  ssh: {
+    config: "path",
+    known_hosts: "path",
+    identity: "path",
+    user: "string",
+    sudo: "boolean",
+  },
+  fleet: { agent_dir: "string", service: "string", agent_node: "string", artifacts: "path" },
 };
 const topLevel: Section = { services_dir: "path" };
 const nodeKeys: Section = {
@@ -121,6 +158,8 @@ export function parseConfig(text: string, opts: ParseConfigOptions): Config {
     registry: {},
     mcias: {},
     tls: {},
+    ssh: {},
+    fleet: {},
   };
 
   const setValue = (
@@ -149,6 +188,8 @@ export function parseConfig(text: string, opts: ParseConfigOptions): Config {
     else if (section === "mcias" && key === "ca_cert") config.mcias.caCert = v;
     else if (section === "mcias" && key === "service_name") config.mcias.serviceName = v;
     else if (section === "tls" && key === "ca_cert") config.tls.caCert = v;
+    else if (section === "ssh") setSsh(config.ssh ?? {}, key, v, bool);
+    else if (section === "fleet") setFleet(config.fleet ?? {}, key, v);
   };
 
   const expectString = (where: string, v: unknown): string => {
@@ -206,6 +247,21 @@ export function parseConfig(text: string, opts: ParseConfigOptions): Config {
 
   applyEnv(opts, setValue);
   return config;
+}
+
+function setSsh(ssh: SshConfig, key: string, v: string, bool: boolean): void {
+  if (key === "config") ssh.configFile = v;
+  else if (key === "known_hosts") ssh.knownHosts = v;
+  else if (key === "identity") ssh.identity = v;
+  else if (key === "user") ssh.user = v;
+  else if (key === "sudo") ssh.sudo = bool;
+}
+
+function setFleet(fleet: FleetSettings, key: string, v: string): void {
+  if (key === "agent_dir") fleet.agentDir = v;
+  else if (key === "service") fleet.service = v;
+  else if (key === "agent_node") fleet.agentNode = v;
+  else if (key === "artifacts") fleet.artifacts = v;
 }
 
 function parseNode(n: unknown, i: number, file: string): NodeConfig {
