@@ -84,9 +84,14 @@ export class Agent {
     }
   }
 
-  deploy(def: ServiceDef, toml: string, emit: Emit): Promise<OperationResult> {
+  deploy(
+    def: ServiceDef,
+    toml: string,
+    emit: Emit,
+    component?: string | undefined,
+  ): Promise<OperationResult> {
     this.checkNode(def);
-    return this.engine.deploy(def, toml, emit);
+    return this.engine.deploy(def, toml, emit, { component });
   }
 
   requireService(name: string): StoredService {

@@ -298,6 +298,21 @@ describe("Engine.deploy", () => {
     expect([...runtime.containers.keys()]).toEqual(["web-api"]);
   });
 
+  it("deploys only the named component when asked", async () => {
+    const { engine, runtime, emit } = setup();
+    await engine.deploy(def(), "toml", emit);
+    const ui = runtime.containers.get("web-ui")!.id;
+    runtime.images.add(IMAGE2);
+    const r = await engine.deploy(def(IMAGE2), "toml2", emit, { component: "api" });
+    expect(r.changed).toBe(true);
+    expect(runtime.containers.get("web-api")!.image).toBe(IMAGE2);
+    expect(runtime.containers.get("web-ui")!.id).toBe(ui);
+    expect(runtime.containers.get("web-ui")!.image).toBe(IMAGE1);
+    await expect(engine.deploy(def(), "t", emit, { component: "nope" })).rejects.toMatchObject({
+      kind: "not-found",
+    });
+  });
+
   it("stores an inactive definition and stops its containers", async () => {
     const { engine, runtime, store, emit } = setup();
     await engine.deploy(def(), "toml", emit);

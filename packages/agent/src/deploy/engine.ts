@@ -372,7 +372,21 @@ export class Engine {
    * Deploy (or redeploy) a validated definition. Deploying the same definition twice
    * changes nothing the second time: every step reports "unchanged".
    */
-  deploy(def: ServiceDef, sourceToml: string, emit: Emit): Promise<OperationResult> {
+  deploy(
+    def: ServiceDef,
+    sourceToml: string,
+    emit: Emit,
+    only?: { component?: string | undefined },
+  ): Promise<OperationResult> {
+    const component = only?.component;
+    if (component !== undefined && !(def.components ?? []).some((c) => c.name === component)) {
+      return Promise.reject(
+        new NotFoundError(`service "${def.name}" has no component "${component}"`),
+      );
+    }
+    // With `component`, only that component's image and container are touched; the others
+    // keep running as they are (and show drift until they are deployed too).
+    const touched = (name: string) => component === undefined || name === component;
     return this.#lock.run(def.name, () =>
       this.#journaled(def.name, "deploy", emit, async (emit, onStep) => {
         if (!def.active) {
@@ -414,7 +428,9 @@ export class Engine {
 
         // Container specs depend on the ports, so they are built lazily after allocation.
         let specs: CreateContainerSpec[] = [];
-        const images = [...new Set((def.components ?? []).map((c) => c.image))];
+        const images = [
+          ...new Set((def.components ?? []).filter((c) => touched(c.name)).map((c) => c.image)),
+        ];
         const present = new Set<string>();
         let actions: ContainerAction[] = [];
         const specHash = hashOf(def);
@@ -516,7 +532,7 @@ export class Engine {
 
         // Container steps depend on the plan made in store-spec; a step object per
         // component is created now and looks its action up when it runs.
-        for (const c of def.components ?? []) {
+        for (const c of (def.components ?? []).filter((x) => touched(x.name))) {
           let inner: Step | undefined;
           steps.push({
             name: "container",
@@ -540,8 +556,12 @@ export class Engine {
         // Cleanup after success: previous containers of replaced components, containers of
         // components no longer defined, and ports of routes that are gone.
         const leftovers = [
-          ...actions.filter((a) => a.kind === "replace").map((a) => previousName(a.spec.name)),
-          ...actions.filter((a) => a.kind === "remove").map((a) => a.current.name),
+          ...actions
+            .filter((a) => a.kind === "replace" && touched(a.component))
+            .map((a) => (a.kind === "replace" ? previousName(a.spec.name) : "")),
+          ...(component === undefined
+            ? actions.filter((a) => a.kind === "remove").map((a) => a.current.name)
+            : []),
         ];
         await this.#cleanup(def.name, leftovers, emit);
         const changed = result.changed || leftovers.length > 0 || portDiff.release.length > 0;

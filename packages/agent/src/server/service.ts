@@ -279,12 +279,7 @@ export function agentServiceImpl(agent: Agent): ServiceImpl<typeof AgentService>
 
   return {
     async *deploy(req) {
-      if (req.component !== undefined) {
-        throw new ConnectError(
-          "deploying a single component is not supported yet",
-          Code.Unimplemented,
-        );
-      }
+      const component = optionalComponent(req.component);
       const { def, toml } = validateWireSpec(wireSpecOf(req.spec));
       if (req.dryRun) {
         agent.checkNode(def);
@@ -302,7 +297,7 @@ export function agentServiceImpl(agent: Agent): ServiceImpl<typeof AgentService>
         };
         return;
       }
-      yield* streamOperation((emit) => agent.deploy(def, toml, emit), step, result);
+      yield* streamOperation((emit) => agent.deploy(def, toml, emit, component), step, result);
     },
 
     async *undeploy(req) {
