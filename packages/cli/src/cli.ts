@@ -216,7 +216,83 @@ export async function run(
           (yy) => yy,
           handle(async () => (await import("./commands/node-list.js")).nodeList),
         )
-        .demandCommand(1, "name a node command: list"),
+        .command(
+          "add <name> <address>",
+          "Check a node and append its [[nodes]] table to mcp.toml, then ask its agent",
+          (yy) =>
+            yy
+              .positional("name", { type: "string", demandOption: true, describe: "node name" })
+              .positional("address", {
+                type: "string",
+                demandOption: true,
+                describe: "the agent's host:port",
+              })
+              .option("ssh", { type: "string", describe: "SSH host or alias (default: the name)" })
+              .option("arch", { type: "string", choices: ["amd64", "arm64"], default: "amd64" })
+              .option("role", { type: "string", choices: ["compute", "edge"] }),
+          handle(async () => (await import("./commands/node-add.js")).nodeAdd),
+        )
+        .command(
+          "provision <name>",
+          "Prepare a Debian node over SSH: packages, user, dirs, config, unit, agent",
+          (yy) =>
+            yy
+              .positional("name", { type: "string", demandOption: true, describe: "node name" })
+              .option("accept-new-host-key", {
+                type: "boolean",
+                default: false,
+                describe: "trust and remember the host key of a node never seen before",
+              })
+              .option("dry-run", {
+                type: "boolean",
+                default: false,
+                describe: "check SSH and the artifact, print the steps, change nothing",
+              })
+              .option("artifacts", { type: "string", describe: "release artifacts directory" })
+              .option("release", { type: "string", describe: "agent version, when several" }),
+          handle(async () => (await import("./commands/node-provision.js")).nodeProvision),
+        )
+        .demandCommand(1, "name a node command: list, add, provision"),
+    )
+    .command("agent", "The agents of the fleet", (y) =>
+      y
+        .command(
+          "upgrade [node]",
+          "Install the release artifact on every node (or one) over SSH, verify, roll back",
+          (yy) =>
+            yy
+              .positional("node", { type: "string", describe: "only this node" })
+              .option("artifacts", {
+                type: "string",
+                describe:
+                  "release artifacts directory (default: [fleet] artifacts, dist/artifacts)",
+              })
+              .option("release", { type: "string", describe: "agent version, when several" })
+              .option("concurrency", { type: "number", default: 4, describe: "nodes at once" })
+              .option("deadline", {
+                type: "string",
+                default: "60s",
+                describe: "how long a restarted agent has to answer with the new version",
+              })
+              .option("force", {
+                type: "boolean",
+                default: false,
+                describe: "reinstall and restart nodes already on the version",
+              }),
+          handle(async () => (await import("./commands/agent-upgrade.js")).agentUpgrade),
+        )
+        .command(
+          "status",
+          "Every agent's version, with skew between agents and the CLI flagged",
+          (yy) =>
+            yy.option("strict", {
+              type: "boolean",
+              default: false,
+              describe: "exit 1 when versions differ",
+            }),
+          handle(async () => (await import("./commands/agent-status.js")).agentStatus),
+        )
+        .demandCommand(1, "name an agent command: upgrade, status"),
     )
     .command(
       "login",
