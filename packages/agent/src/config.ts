@@ -87,6 +87,16 @@ const sections = {
     // one, ignores SIGTERM).
     stop_timeout: duration.default("10s"),
   }),
+  // Credentials for pulls from MCR: the agent writes them into an auth file (0600) in its
+  // state directory and hands it to Podman (see registry-auth.ts).
+  registry: z.strictObject({
+    username: optStr,
+    password_file: optStr,
+    // The agent's MCIAS service token, presented as the password (instead of password_file).
+    token_file: optStr,
+    tls_verify: z.boolean().default(true),
+    cert_dir: optStr,
+  }),
   history: z.strictObject({ keep: z.number().int().min(1).max(100).default(5) }),
 } as const;
 

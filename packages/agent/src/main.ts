@@ -151,9 +151,10 @@ export async function runAgent(
   const runtime =
     overrides.runtime ??
     lazyRuntime(async () => {
-      const [{ PodmanClient }, { adaptRuntime }] = await Promise.all([
+      const [{ PodmanClient }, { adaptRuntime }, { pullOptionsFromConfig }] = await Promise.all([
         import("@mcp/podman-client"),
         import("./runtime/podman.ts"),
+        import("./registry-auth.ts"),
       ]);
       return adaptRuntime(
         new PodmanClient({
@@ -165,7 +166,7 @@ export async function runAgent(
           timeoutMs: 30_000,
           longTimeoutMs: durationMs(config.podman.timeout),
         }),
-        config.podman.auth_file ? { authFile: config.podman.auth_file } : {},
+        await pullOptionsFromConfig(config),
       );
     });
 

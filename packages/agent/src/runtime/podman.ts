@@ -57,7 +57,8 @@ function createOptions(spec: CreateContainerSpec): CreateContainerOptions {
  */
 export function adaptRuntime(
   podman: PodmanRuntime,
-  registry: RegistryOptions = {},
+  // Fixed options, or a function of the image (the auth file covers the image's registry).
+  registry: RegistryOptions | ((image: string) => Promise<RegistryOptions>) = {},
 ): ContainerRuntime {
   return {
     async version() {
@@ -87,7 +88,10 @@ export function adaptRuntime(
     },
     imageExists: (image) => podman.imageExists(image),
     async pull(image) {
-      await podman.pullImage(image, registry);
+      await podman.pullImage(
+        image,
+        typeof registry === "function" ? await registry(image) : registry,
+      );
     },
     create: (spec: CreateContainerSpec) => podman.createContainer(createOptions(spec)),
     run: (spec: CreateContainerSpec) => podman.runContainer(createOptions(spec)),
