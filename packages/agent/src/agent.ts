@@ -410,6 +410,12 @@ export class Agent {
 
   /** Deploy a previous version again: the given tag, or the newest successful other one. */
   async rollback(service: string, version: string | undefined, emit: Emit) {
+    const target = this.rollbackTarget(service, version);
+    return this.engine.deploy(target.spec, target.sourceToml, emit);
+  }
+
+  /** The history entry a rollback would deploy. */
+  rollbackTarget(service: string, version: string | undefined) {
     const current = this.requireService(service);
     const entries = this.store.listHistory(service).filter((h) => h.outcome === "succeeded");
     const target =
@@ -423,7 +429,7 @@ export class Agent {
           : `no earlier successful deploy of ${service} in the kept history`,
       );
     }
-    return this.engine.deploy(target.spec, target.sourceToml, emit);
+    return target;
   }
 
   async close(): Promise<void> {

@@ -309,4 +309,40 @@ describe("AgentService over the real router", () => {
     expect(again.adopted).toEqual([]);
     expect(again.skipped).toHaveLength(2);
   });
+
+  it("rolls back to the previous successful version, with a dry run first", async () => {
+    const runtime = new FakeRuntime();
+    runtime.images.add(IMAGE);
+    runtime.images.add("reg.example/web:v1.1.0");
+    const { agent } = makeAgent({ runtime });
+    const client = clientFor(agent, "admin-token");
+    const deploy = async (image: string) => {
+      for await (const _ of client.deploy({
+        spec: { name: "web", node: "rift", toml: toml("web", image) },
+      })) {
+        // drain
+      }
+    };
+    await deploy(IMAGE);
+    await deploy("reg.example/web:v1.1.0");
+    expect((await client.history({ service: "web" })).deployments.map((d) => d.version)).toEqual([
+      "v1.1.0",
+      "v1.0.0",
+    ]);
+    let plan: string[] = [];
+    for await (const r of client.rollback({ service: "web", dryRun: true })) {
+      if (r.event.case === "result") plan = r.event.value.plan?.steps.map((s) => s.name) ?? [];
+    }
+    expect(plan).toEqual(["replace"]);
+    expect(runtime.containers.get("web-api")?.image).toBe("reg.example/web:v1.1.0");
+    let version = "";
+    for await (const r of client.rollback({ service: "web" })) {
+      if (r.event.case === "result") version = r.event.value.version;
+    }
+    expect(version).toBe("v1.0.0");
+    expect(runtime.containers.get("web-api")?.image).toBe(IMAGE);
+    expect(await codeOf(client.rollback({ service: "web", version: "v9.9.9" }))).toBe(
+      Code.FailedPrecondition,
+    );
+  });
 });

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import {
   type AgentService,
   ChangeKind,
@@ -494,7 +494,20 @@ export function agentServiceImpl(agent: Agent): ServiceImpl<typeof AgentService>
     async *rollback(req) {
       const service = checkServiceName(req.service);
       if (req.dryRun) {
-        throw new ConnectError("rollback --dry-run is not supported yet", Code.Unimplemented);
+        const target = agent.rollbackTarget(service, req.version);
+        const plan = await agent.plan(target.spec);
+        yield {
+          event: {
+            case: "result" as const,
+            value: {
+              service,
+              version: target.version,
+              changed: plan.steps.some((s) => s.name !== "container") || plan.changes.length > 0,
+              plan: planMessage(plan),
+            },
+          },
+        };
+        return;
       }
       yield* streamOperation((emit) => agent.rollback(service, req.version, emit), step, result);
     },
