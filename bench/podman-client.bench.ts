@@ -112,13 +112,21 @@ try {
   const clientList: number[] = [];
   let count = 0;
   await client.listContainers(); // warm
+  let bareListCpu = 0;
+  let clientListCpu = 0;
   for (let r = 0; r < ROUNDS; r++) {
+    let u = process.cpuUsage();
     bareList.push(await time(async () => JSON.parse(await bare(listArgs))));
+    let d = process.cpuUsage(u);
+    bareListCpu += (d.user + d.system) / 1000;
+    u = process.cpuUsage();
     clientList.push(
       await time(async () => {
         count = (await client.listContainers()).length;
       }),
     );
+    d = process.cpuUsage(u);
+    clientListCpu += (d.user + d.system) / 1000;
   }
   // The client's own share, measured on the same bytes without the process.
   const raw = await bare(listArgs);
@@ -138,6 +146,12 @@ try {
       baseline: round(median(bareList)),
       ratio: round(median(clientList) / median(bareList)),
       target: "ratio <= 1.2",
+    },
+    {
+      metric: `list ${count} containers: this process's CPU per call, client vs bare spawn + JSON.parse`,
+      value: round(clientListCpu / ROUNDS),
+      unit: "ms",
+      baseline: round(bareListCpu / ROUNDS),
     },
     {
       metric: `parse + check + map of ${count} ps entries (${Math.round(raw.length / 1024)} KiB), median`,
