@@ -238,6 +238,14 @@ describe("transitions, events and alerts", () => {
     expect(e.transitions).toMatchObject([{ from: "running", to: "exited(137)" }]);
   });
 
+  it("a transient state seen two cycles in a row is taken as the state", () => {
+    const run = cycles();
+    run([svc("web")], [ctr("web-api")], 0);
+    run([svc("web")], [ctr("web-api", { state: "stopped" })], M);
+    const r = run([svc("web")], [ctr("web-api", { state: "stopped" })], 2 * M);
+    expect(r.transitions).toMatchObject([{ from: "running", to: "stopped" }]);
+  });
+
   it("no change, no event", () => {
     const run = cycles();
     run([svc("web")], [], 0);

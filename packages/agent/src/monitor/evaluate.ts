@@ -57,6 +57,8 @@ export interface ComponentState {
   changes: readonly number[];
   flapping: boolean;
   restartCount: number;
+  /** A transient Podman state seen last cycle and not yet taken as the state. */
+  transient: string | undefined;
   /** The state the operator was last told about (baseline: the first ok state). */
   alerted: { state: string; ok: boolean } | undefined;
   lastAlertAt: number | undefined;
@@ -87,7 +89,9 @@ export interface Evaluation {
 export type PreviousStates = ReadonlyMap<string, ComponentState>;
 
 const UNMANAGED_PREFIX = "unmanaged:";
-const TRANSIENT = new Set(["stopping", "removing"]);
+// Podman passes through these on its way between settled states (`stopped` comes before
+// `exited` once the container is cleaned up; `initialized` before `running`).
+const TRANSIENT = new Set(["stopping", "stopped", "removing", "initialized"]);
 
 function componentKey(service: string, component: string): string {
   return `${service}/${component}`;
@@ -279,11 +283,10 @@ export function evaluate(
   const step = (seen: Observation) => {
     const prev = previous.get(seen.key);
     // A container caught half-way (Podman's `stopping`) is not a settled state: counting
-    // it would make every stop two changes, and flapping out of nothing.
-    const o =
-      prev && TRANSIENT.has(seen.state)
-        ? { ...seen, state: prev.state, ok: prev.ok, message: prev.message }
-        : seen;
+    // it would make every stop two changes, and flapping out of nothing. It counts when a
+    // second cycle in a row still sees it.
+    const held = prev !== undefined && TRANSIENT.has(seen.state) && prev.transient !== seen.state;
+    const o = held ? { ...seen, state: prev.state, ok: prev.ok, message: prev.message } : seen;
     const changed = prev !== undefined && prev.state !== o.state;
     const restarts =
       prev && o.restartCount > prev.restartCount ? o.restartCount - prev.restartCount : 0;
@@ -308,6 +311,7 @@ export function evaluate(
       changes,
       flapping: prev?.flapping ?? false,
       restartCount: o.restartCount,
+      transient: held ? seen.state : undefined,
       // A component first seen as desired is the baseline; one first seen wrong is news.
       alerted: prev ? prev.alerted : o.ok ? { state: o.state, ok: true } : undefined,
       lastAlertAt: prev?.lastAlertAt,
