@@ -102,6 +102,18 @@ export function selectNodes(all: readonly FleetNode[], names: readonly string[])
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/*
+ * The timer is cleared once `p` settles: a pending one would keep the CLI's process alive
+ * for the rest of the deadline after the command has finished.
+ */
+function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** Polls `verify` until it answers `version` or the deadline passes; returns the last answer or error. */
 export async function waitForVersion(
   verify: () => Promise<string>,
@@ -115,12 +127,7 @@ export async function waitForVersion(
     const left = end - Date.now();
     if (left <= 0) return { ok: false, last };
     try {
-      const got = await Promise.race([
-        verify(),
-        sleep(left).then(() => {
-          throw new Error("no answer before the deadline");
-        }),
-      ]);
+      const got = await within(verify(), left, "no answer before the deadline");
       if (got === version) return { ok: true };
       last = `answers version ${got}`;
     } catch (e) {
@@ -314,12 +321,7 @@ export async function agentStatus(o: {
   const timeoutMs = o.timeoutMs ?? 10_000;
   return mapLimit(o.nodes, o.concurrency ?? 8, async (node) => {
     try {
-      const version = await Promise.race([
-        o.verify(node),
-        sleep(timeoutMs).then(() => {
-          throw new Error(`no answer within ${timeoutMs} ms`);
-        }),
-      ]);
+      const version = await within(o.verify(node), timeoutMs, `no answer within ${timeoutMs} ms`);
       return { node: node.name, arch: node.arch, version };
     } catch (e) {
       return { node: node.name, arch: node.arch, error: errorLine(e) };
