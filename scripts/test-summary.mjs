@@ -9,7 +9,9 @@ let failed = 0;
 let skipped = 0;
 const failures = [];
 for (const group of ["packages", "apps", "tests", "."]) {
-  const dirs = group === "." ? ["bench"] : readdirSync(join(root, group)).map((d) => join(group, d));
+  if (!existsSync(join(root, group))) continue;
+  const dirs =
+    group === "." ? ["bench"] : readdirSync(join(root, group)).map((d) => join(group, d));
   for (const dir of dirs) {
     const file = join(root, dir, "test-results.json");
     if (!existsSync(file)) continue;
