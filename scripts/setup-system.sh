@@ -15,16 +15,18 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # 1. Packages. apt-get update only when something is missing, so a re-run costs nothing.
+# openssh-server/-client stand in for a node in the fleet tests; systemd gives
+# systemd-analyze to verify the agent's unit; openssl makes test certificates.
 packages=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker-registry catatonit
-  netavark aardvark-dns ca-certificates)
+  netavark aardvark-dns ca-certificates openssh-server openssh-client systemd openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing ${missing[*]} (apt-get)"
-  # The docker-registry package would start a registry on :5000 that nobody controls; tests
-  # start their own on a random loopback port. A policy-rc.d that answers 101 keeps
+  # The docker-registry package would start a registry on :5000 (and openssh-server an
+  # sshd on :22) that nobody controls; tests start their own on random loopback ports. A policy-rc.d that answers 101 keeps
   # invoke-rc.d from starting any service during this install (kept if one already exists).
   own_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
