@@ -16,7 +16,7 @@ describe("the command line", () => {
     [[], "error: name a command (see mcp --help)\n"],
     [["ps", "--bogus"], "error: Unknown argument: bogus\n"],
     [["deploy"], "error: Not enough non-option arguments: got 0, need at least 1\n"],
-    [["node"], "error: name a node command: list\n"],
+    [["node"], "error: name a node command: list, add, provision\n"],
   ])("%j is a usage error (exit 2) in one line of cause and one of hint", async (args, start) => {
     const r = await mcp(args);
     expect(r.code).toBe(ExitCode.Usage);
