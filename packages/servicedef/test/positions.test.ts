@@ -29,7 +29,7 @@ function checkEveryLeaf(text: string, value: unknown): void {
     const key = joinPath(path);
     const entry = map.get(key);
     expect(entry?.value, `no position for ${key} in\n${text}`).toBeDefined();
-    const { line, column } = entry?.value as { line: number; column: number };
+    const { line, column } = entry!.value as { line: number; column: number };
     const at = (lines[line - 1] ?? "").slice(column - 1);
     expect(startsLikeValue(at, leaf), `${key} at ${line}:${column} is "${at}"`).toBe(true);
     const last = path.at(-1);
