@@ -9,6 +9,9 @@ source scripts/toolchain.sh
 rm -f packages/*/test-results.json apps/*/test-results.json tests/*/test-results.json
 pnpm -s turbo run build --output-logs=errors-only
 status=0
+# Static checks first: Biome over the whole repo, tsc and publint per package.
+biome check . --max-diagnostics=50 || status=$?
+pnpm -s turbo run typecheck lint --output-logs=errors-only || status=$?
 # One package at a time: integration suites share one rootless Podman and must not race.
 pnpm -s turbo run test --concurrency=1 --continue --output-logs=full "$@" || status=$?
 node scripts/test-summary.mjs || status=$?
