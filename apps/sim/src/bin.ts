@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 // mcp-sim: run the platform stand-ins on loopback. Commands load lazily so --help is fast.
-// Later: `up` / `down` (the whole local platform including an agent) go here too.
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 
@@ -56,6 +55,37 @@ async function main(): Promise<void> {
           json: argv.json,
           set: argv.set,
         });
+      },
+    )
+    .command(
+      "up",
+      "start the whole local platform in the background (sim, registry, mcp-agent); reuses what runs",
+      (y) =>
+        y
+          .option("dir", dirOption)
+          .option("workspace", {
+            type: "string",
+            describe: "root of the source trees for mcp build (default: the repo's examples/)",
+          })
+          .option("agent-bin", { type: "string", describe: "mcp-agent's bin.js" })
+          .option("json", { type: "boolean", default: false, describe: "print one JSON line" }),
+      async (argv) => {
+        const { upCommand } = await import("./commands/up.ts");
+        await upCommand({
+          dir: argv.dir,
+          workspace: argv.workspace,
+          agentBin: argv["agent-bin"],
+          json: argv.json,
+        });
+      },
+    )
+    .command(
+      "down",
+      "stop what up started (by its pid files); state stays on disk",
+      (y) => y.option("dir", dirOption),
+      async (argv) => {
+        const { downCommand } = await import("./commands/down.ts");
+        await downCommand({ dir: argv.dir });
       },
     )
     .command("mcias", "MCIAS stand-in administration", (y) =>
