@@ -29,7 +29,14 @@ export interface MonitorSettings extends EvaluateConfig {
 export interface MonitorDeps {
   store: Pick<Store, "listServices" | "transaction" | "addEvent">;
   /** The agent's observed-state cache: one refresh is one `podman ps`, and reads reuse it. */
-  observed: { refresh(): Promise<ContainerInfo[]> };
+  observed: { refresh(): Promise<ContainerInfo[]>; invalidate?(): void };
+  /**
+   * Podman's container events (`podman events`), followed while the monitor runs: each one
+   * invalidates the cache and brings the next cycle forward, so a change is seen in about a
+   * second instead of up to an interval later, and reads never serve a list older than
+   * the last change. Optional: without it the monitor only polls.
+   */
+  events?: ((signal: AbortSignal) => AsyncIterable<unknown>) | undefined;
   /** The deploy engine: its lock tells a deploy in progress; reconcile deploys through it. */
   engine?: {
     isBusy(service: string): boolean;
@@ -52,6 +59,9 @@ export interface CycleReport {
   cpuMicros: number;
   error?: string;
 }
+
+const EVENT_DEBOUNCE_MS = 100;
+const EVENT_MIN_GAP_MS = 1000;
 
 /** States in which reconcile starts or recreates a component. */
 function restorable(s: ComponentState): boolean {
@@ -82,6 +92,9 @@ export class Monitor {
   #lastPruneAt: number | undefined;
   readonly #reconciling = new Set<string>();
   readonly #listeners = new Set<(r: CycleReport) => void>();
+  #follow: AbortController | undefined;
+  #nudgeTimer: NodeJS.Timeout | undefined;
+  #lastCycleAt = 0;
 
   constructor(deps: MonitorDeps) {
     this.#deps = deps;
@@ -103,6 +116,10 @@ export class Monitor {
     if (!this.#stopped) return;
     this.#stopped = false;
     this.#schedule(firstDelayMs);
+    if (this.#deps.events) {
+      this.#follow = new AbortController();
+      void this.#followEvents(this.#follow.signal);
+    }
   }
 
   /**
@@ -113,6 +130,10 @@ export class Monitor {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#follow?.abort();
+    this.#follow = undefined;
+    if (this.#nudgeTimer) clearTimeout(this.#nudgeTimer);
+    this.#nudgeTimer = undefined;
     await this.#running?.catch(() => undefined);
     await this.#deps.alerts?.close();
     this.#deps.pruner?.close();
@@ -132,6 +153,46 @@ export class Monitor {
     this.#timer.unref();
   }
 
+  /** Follows the event stream, reconnecting with backoff when it ends or fails. */
+  async #followEvents(signal: AbortSignal): Promise<void> {
+    const { events, log } = this.#deps;
+    if (!events) return;
+    let backoff = 1000;
+    while (!signal.aborted) {
+      try {
+        for await (const _ of events(signal)) {
+          backoff = 1000;
+          this.#nudge();
+        }
+      } catch (e) {
+        if (signal.aborted) return;
+        log.warn(
+          { error: errorLine(e), retryMs: backoff },
+          "monitor: following podman events failed; polling only until it is back",
+        );
+      }
+      if (signal.aborted) return;
+      await new Promise((resolve) => setTimeout(resolve, backoff).unref());
+      backoff = Math.min(backoff * 2, 30_000);
+    }
+  }
+
+  /**
+   * A container changed: the cached list is stale now, and a cycle runs soon. Bursts (a
+   * deploy is a dozen events) make one cycle, and event-driven cycles start at most once a
+   * second, so a crash loop cannot turn the monitor into a `podman ps` loop.
+   */
+  #nudge(): void {
+    this.#deps.observed.invalidate?.();
+    if (this.#nudgeTimer || this.#stopped) return;
+    const wait = Math.max(EVENT_DEBOUNCE_MS, this.#lastCycleAt + EVENT_MIN_GAP_MS - this.#now());
+    this.#nudgeTimer = setTimeout(() => {
+      this.#nudgeTimer = undefined;
+      if (!this.#stopped) void this.cycle();
+    }, wait);
+    this.#nudgeTimer.unref();
+  }
+
   /** One cycle; concurrent callers share the one in progress. Never throws. */
   cycle(): Promise<CycleReport> {
     if (!this.#running) {
@@ -145,6 +206,7 @@ export class Monitor {
   async #cycle(): Promise<CycleReport> {
     const { store, observed, engine, alerts, pruner, log, settings } = this.#deps;
     const at = this.#now();
+    this.#lastCycleAt = at;
     let containers: ContainerInfo[];
     try {
       containers = await observed.refresh();

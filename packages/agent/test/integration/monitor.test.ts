@@ -7,6 +7,7 @@ import { Engine } from "../../src/deploy/engine.ts";
 import { AlertRunner } from "../../src/monitor/alert.ts";
 import { type CycleReport, Monitor, type MonitorSettings } from "../../src/monitor/monitor.ts";
 import { openEventPruner } from "../../src/monitor/prune.ts";
+import { podmanEvents } from "../../src/monitor/start.ts";
 import { ObservedState } from "../../src/observed.ts";
 import { adaptRuntime } from "../../src/runtime/podman.ts";
 import type { ContainerRuntime } from "../../src/runtime/runtime.ts";
@@ -66,12 +67,19 @@ function def(): ServiceDef {
 
 function monitor(
   settings: Partial<MonitorSettings> = {},
-  extra: { alerts?: AlertRunner; log?: Logged[]; pruner?: boolean } = {},
+  extra: { alerts?: AlertRunner; log?: Logged[]; pruner?: boolean; events?: boolean } = {},
 ): Monitor {
   const m = new Monitor({
     store,
     observed,
     engine,
+    events: extra.events
+      ? podmanEvents({
+          path: "podman",
+          run_as: process.getuid?.() === h.user.uid ? "" : h.user.name,
+          xdg_runtime_dir: `/run/user/${h.user.uid}`,
+        })
+      : undefined,
     alerts: extra.alerts,
     pruner: extra.pruner ? openEventPruner(join(dir, "agent.db")) : undefined,
     log: logger(extra.log),
@@ -273,6 +281,25 @@ describe("monitor on real rootless Podman", () => {
       MCP_ALERT_MESSAGE: "desired running, observed exited",
     });
     expect(told.map((a) => a.MCP_ALERT_COMPONENT).sort()).toEqual(["api", "db", "web"]);
+  });
+
+  it("following podman events, sees a kill in about a second with a long interval, and reads are fresh", async () => {
+    const m = monitor({ intervalMs: 60_000 }, { events: true });
+    const first = until(m, () => true);
+    m.start();
+    await first;
+    // Let `podman events` get going before the change it must report.
+    await new Promise((r) => setTimeout(r, 1500));
+    const seen = until(m, sees("api", "exited(137)"), 5000);
+    const t = Date.now();
+    await h.client.stopContainer(container("api"), { timeoutSeconds: 0 });
+    // The cache is invalidated by the event: a read right after the change is fresh.
+    await waitFor(async () => {
+      const c = (await observed.list()).find((x) => x.name === container("api"));
+      return c?.state === "exited" ? true : undefined;
+    }, 5000);
+    await seen;
+    expect(Date.now() - t).toBeLessThan(5000);
   });
 
   it("costs one podman ps per cycle and keeps the agent's cache fresh for ps/status", async () => {
