@@ -47,7 +47,7 @@ node = "rift"
 [[components]]
 name = "web"
 image = "${image}"
-cmd = ["sh", "-c", "mkdir -p /www && echo ${greeting} > /www/index.html && exec httpd -f -p $PORT -h /www"]
+cmd = ["sh", "-c", "echo serving ${greeting}; mkdir -p /www && echo ${greeting} > /www/index.html && exec httpd -f -p $PORT -h /www"]
 
 [[components.routes]]
 port = 443
@@ -205,7 +205,21 @@ describe("mcp-agent process", () => {
     expect(ps.containers.map((c) => [c.name, c.state])).toEqual([[`${name}-web`, "running"]]);
 
     const lines = await drain(admin.logs({ service: name, tail: 10 }));
-    expect(Array.isArray(lines)).toBe(true);
+    expect(lines.map((l) => [l.component, l.line])).toContainEqual(["web", "serving again"]);
+
+    // Follow: the stream stays open until the client cancels, then ends promptly.
+    const ac = new AbortController();
+    const followed: string[] = [];
+    const followStarted = performance.now();
+    const follow = (async () => {
+      for await (const l of admin.logs({ service: name, follow: true }, { signal: ac.signal })) {
+        followed.push(l.line);
+        setTimeout(() => ac.abort(), 300);
+      }
+    })();
+    expect(await codeOf(follow)).toBe(Code.Canceled);
+    expect(followed).toContain("serving again");
+    expect(performance.now() - followStarted).toBeLessThan(5000);
 
     await drain(admin.undeploy({ service: name }));
     expect(await podman.client.containerExists(`${name}-web`)).toBe(false);
