@@ -194,7 +194,14 @@ export async function runAgent(
           warn: (msg, fields) => log.warn(fields ?? {}, msg),
         })
       : {});
-  const observed = new ObservedState(runtime, store);
+  // With the monitor following `podman events` (real Podman only), every container change
+  // invalidates the cached list, so reads can reuse the monitor's listing for a whole interval.
+  const followEvents = overrides.runtime === undefined;
+  const observed = new ObservedState(
+    runtime,
+    store,
+    followEvents ? Math.max(2000, durationMs(config.monitor.interval)) : undefined,
+  );
   const engine = new Engine({
     store,
     runtime,
@@ -250,7 +257,11 @@ export async function runAgent(
     { listen: config.server.grpc_addr, port: server.port, version: AGENT_VERSION },
     "mcp-agent listening",
   );
-  const monitor = await createMonitor(config, { store, observed, engine, log });
+  const monitor = await createMonitor(
+    config,
+    { store, observed, engine, log },
+    { followEvents },
+  );
   // The first cycle waits a moment so that it does not compete with start-up.
   monitor.start(Math.min(durationMs(config.monitor.interval), 1000));
   return {
