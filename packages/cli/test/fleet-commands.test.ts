@@ -140,7 +140,7 @@ describe("versionSkew", () => {
     expect([...s.notes]).toEqual([["c", "differs from the fleet (v1.2.0); differs from the CLI"]]);
     expect(s.warnings).toEqual([
       "version skew among agents: c runs v1.1.0; the others run v1.2.0 (mcp agent upgrade)",
-      "version skew with the CLI: mcp is 1.2.0, c is not",
+      "version skew with the CLI: mcp is 1.2.0, c does not run it",
     ]);
   });
   it("says nothing when every agent runs the CLI's release (v prefix or not)", () => {
@@ -154,8 +154,12 @@ describe("versionSkew", () => {
     expect(s.warnings).toHaveLength(1); // "v0.3.0" and "0.3.0" are different strings among agents
     expect(versionSkew([{ node: "a", version: "v0.3.0" }], "0.3.0").warnings).toEqual([]);
   });
-  it("does not compare a development CLI", () => {
+  it("does not compare development builds with the CLI", () => {
     expect(versionSkew([{ node: "a", version: "v1.0.0" }], "0.0.0-dev").warnings).toEqual([]);
+    expect(versionSkew([{ node: "a", version: "65a3d85-dirty" }], "1.0.0").warnings).toEqual([]);
+    expect(versionSkew([{ node: "a", version: "v0.9.0" }], "1.0.0").warnings).toEqual([
+      "version skew with the CLI: mcp is 1.0.0, no agent runs it",
+    ]);
   });
 });
 

@@ -30,9 +30,12 @@ export function sameVersion(a: string, b: string): boolean {
   return a.replace(/^v/, "") === b.replace(/^v/, "");
 }
 
+const RELEASE_RE = /^v?\d+\.\d+\.\d+$/;
+
 /**
- * Version skew among the agents that answered, and between them and the CLI. A development
- * CLI (`*-dev`) has no release to compare with, so only the agents are compared then.
+ * Version skew among the agents that answered, and between them and the CLI. Only releases
+ * (`1.2.0`, `v1.2.0`) are compared with the CLI: a development build on either side (`*-dev`,
+ * an untagged `git describe` like `65a3d85-dirty`) has no release to compare with.
  */
 export function versionSkew(rows: readonly VersionRow[], cliVersion: string): Skew {
   const counts = new Map<string, number>();
@@ -52,9 +55,12 @@ export function versionSkew(rows: readonly VersionRow[], cliVersion: string): Sk
       `version skew among agents: ${odd.map((r) => `${r.node} runs ${r.version}`).join(", ")}; the others run ${fleetVersion} (mcp agent upgrade)`,
     );
   }
-  if (!cliVersion.endsWith("-dev")) {
+  if (RELEASE_RE.test(cliVersion)) {
     const behind = rows.filter(
-      (r) => r.version !== undefined && !sameVersion(r.version, cliVersion),
+      (r) =>
+        r.version !== undefined &&
+        RELEASE_RE.test(r.version) &&
+        !sameVersion(r.version, cliVersion),
     );
     for (const r of behind) {
       const prior = notes.get(r.node);
@@ -65,7 +71,7 @@ export function versionSkew(rows: readonly VersionRow[], cliVersion: string): Sk
     }
     if (behind.length > 0) {
       warnings.push(
-        `version skew with the CLI: mcp is ${cliVersion}, ${behind.length === rows.filter((r) => r.version !== undefined).length ? "every agent" : behind.map((r) => r.node).join(", ")} is not`,
+        `version skew with the CLI: mcp is ${cliVersion}, ${behind.length === rows.filter((r) => r.version !== undefined).length ? "no agent runs it" : `${behind.map((r) => r.node).join(", ")} ${behind.length === 1 ? "does" : "do"} not run it`}`,
       );
     }
   }
