@@ -63,6 +63,7 @@ export function clientFor(
   agent: Agent,
   token: string | undefined,
   allow?: Readonly<Record<string, readonly string[]>>,
+  validate: ValidateToken = fakeValidate,
 ) {
   const log = pino({ level: "silent" });
   const transport = createRouterTransport(
@@ -70,7 +71,7 @@ export function clientFor(
       router.service(AgentService, agentServiceImpl(agent));
     },
     {
-      router: { interceptors: [errorInterceptor(log), authInterceptor(fakeValidate, allow)] },
+      router: { interceptors: [errorInterceptor(log), authInterceptor(validate, allow)] },
       transport: {
         interceptors: [
           (next) => (req) => {
