@@ -64,6 +64,7 @@ export {
   type MonitorSettings,
 } from "./monitor/monitor.ts";
 export { type EventPruner, openEventPruner } from "./monitor/prune.ts";
+export { createMonitor, podmanEvents } from "./monitor/start.ts";
 export { ObservedState } from "./observed.ts";
 export type {
   CertificateProvider,
