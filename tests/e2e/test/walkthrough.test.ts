@@ -1,0 +1,284 @@
+// The spec's §9 "Complete Walkthrough", end to end on a local platform brought up by
+// `mcp-sim up` (sim MCIAS/Metacrypt/mc-proxy/MCNS, a real docker-registry with token auth, a
+// real mcp-agent process whose Podman runs rootless as `mcp`), driven by the bundled `mcp`
+// in a subprocess exactly as an operator runs it. The source tree and definition are
+// written here; the service is reached by name over TLS through the proxy, trusting only
+// the Metacrypt CA, with the name resolved by the sim's DNS server.
+//
+// Everything this suite creates is named with a prefix unique to the run (testkit), so it
+// never meets the Quick start's demo (service `demo` in .mcp-demo/), which may be running.
+import { existsSync, readFileSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PodmanClient } from "@mcp/podman-client";
+import { ensureTestImage, type PodmanHarness, setupPodman } from "@mcp/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CLI,
+  followLogs,
+  httpsGet,
+  httpsUntilOk,
+  resolve4,
+  resolver,
+  runNode,
+  SIM,
+  simUp,
+  type UpInfo,
+  ZONE,
+} from "./helpers.ts";
+
+let h: PodmanHarness;
+let base: string;
+let platformDir: string;
+let workspace: string;
+let up: UpInfo;
+let svc: string;
+let host: string;
+let proxyPort: number;
+let metacryptCa: string;
+const builtImages: string[] = [];
+const root = new PodmanClient();
+
+const env = () => ({ MCP_CONFIG: up.mcpToml });
+const mcp = (...args: string[]) => runNode(CLI, args, env());
+
+interface PsJson {
+  nodes: {
+    node: string;
+    ok: boolean;
+    containers?: { name: string; service: string; state: string; version: string }[];
+  }[];
+}
+interface StatusJson {
+  nodes: {
+    node: string;
+    ok: boolean;
+    services?: {
+      name: string;
+      desired: string;
+      running: number;
+      drift: boolean;
+      version: string;
+    }[];
+  }[];
+}
+
+async function ps() {
+  const r = await mcp("ps", "--json");
+  expect(r.code, r.stderr).toBe(0);
+  const j = JSON.parse(r.stdout) as PsJson;
+  return j.nodes.flatMap((n) => (n.containers ?? []).filter((c) => c.service === svc));
+}
+
+async function status() {
+  const r = await mcp("status", "--json");
+  expect(r.code, r.stderr).toBe(0);
+  const j = JSON.parse(r.stdout) as StatusJson;
+  return j.nodes.flatMap((n) => (n.services ?? []).filter((s) => s.name === svc));
+}
+
+function definition(version: string): string {
+  return `# Spec §9 step 3, adapted to the local platform: node "local", an L7 route on :443.
+name = "${svc}"
+node = "local"
+
+[build.images]
+${svc} = "Dockerfile.api"
+
+[[components]]
+name = "api"
+image = "${up.registry}/${svc}:${version}"
+
+[[components.routes]]
+name = "https"
+port = 443
+mode = "l7"
+`;
+}
+
+/** Running (a zombie awaiting its reaper has an empty command line). */
+function alive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").length > 0;
+  } catch {
+    return false;
+  }
+}
+
+const get = () => httpsUntilOk("127.0.0.1", proxyPort, host, metacryptCa);
+
+beforeAll(async () => {
+  h = await setupPodman({ image: false });
+  base = await ensureTestImage(root);
+  const dir = await mkdtemp(join(tmpdir(), `mcp-e2e-${h.runId}-`));
+  h.defer(() => rm(dir, { recursive: true, force: true }));
+  await chmod(dir, 0o711);
+  platformDir = join(dir, "platform");
+  workspace = join(dir, "src");
+  // The platform goes down even when a later step fails; then the harness sweeps containers.
+  h.defer(async () => {
+    if (existsSync(platformDir)) await runNode(SIM, ["down", "--dir", platformDir]);
+  });
+  h.defer(async () => {
+    for (const img of builtImages) await root.removeImage(img, { force: true }).catch(() => {});
+  });
+  up = await simUp(platformDir, workspace);
+  svc = h.name("myservice");
+  host = `${svc}.${ZONE}`;
+  proxyPort = Number(up.sim.mcproxy.listeners[":443"]?.split(":").pop());
+  metacryptCa = await readFile(up.sim.metacrypt.caFile, "utf8");
+
+  // Step 1–2 of the walkthrough: the source tree, with a Dockerfile that serves its version
+  // and writes a line to the log every 200 ms (for `mcp logs -f`).
+  await mkdir(join(workspace, svc), { recursive: true });
+  await writeFile(
+    join(workspace, svc, "Dockerfile.api"),
+    `FROM ${base}
+ARG VERSION
+RUN echo "${svc} $VERSION" > /www/index.html
+CMD ["sh", "-c", "(while true; do echo tick; sleep 0.2; done) & exec httpd -f -p \${PORT_HTTPS} -h /www"]
+`,
+  );
+}, 180_000);
+
+afterAll(async () => {
+  if (up && svc) await mcp("undeploy", svc);
+  await h?.cleanup();
+}, 120_000);
+
+describe("the §9 walkthrough on the local platform", () => {
+  it("mcp-sim up run again reuses every running part", async () => {
+    const again = await simUp(platformDir, workspace);
+    expect(again.parts.map((p) => [p.name, p.started])).toEqual([
+      ["sim", false],
+      ["registry", false],
+      ["agent", false],
+    ]);
+    expect(again.parts.map((p) => p.pid)).toEqual(up.parts.map((p) => p.pid));
+    expect(again.agent).toBe(up.agent);
+    const nodes = await mcp("node", "list", "--json");
+    expect(nodes.code, nodes.stderr).toBe(0);
+    expect(nodes.stdout).toContain('"ok": true');
+  });
+
+  it("writes the definition, mcp build builds and pushes the image", async () => {
+    await writeFile(join(up.servicesDir, `${svc}.toml`), definition("v1.0.0"));
+    builtImages.push(`${up.registry}/${svc}:v1.0.0`);
+    const r = await mcp("build", svc);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`built and pushed: ${up.registry}/${svc}:v1.0.0`);
+  });
+
+  it("mcp deploy runs it; status and ps show v1.0.0 running", async () => {
+    const r = await mcp("deploy", svc);
+    expect(r.code, r.stderr).toBe(0);
+    for (const step of ["pull api", "container api", "register routes", "register dns"]) {
+      expect(r.stdout).toMatch(new RegExp(`✔ ${step}`));
+    }
+    expect(await status()).toEqual([
+      expect.objectContaining({
+        name: svc,
+        desired: "running",
+        running: 1,
+        drift: false,
+        version: "v1.0.0",
+      }),
+    ]);
+    expect((await ps()).map((c) => [c.name, c.state, c.version])).toEqual([
+      [`${svc}-api`, "running", "v1.0.0"],
+    ]);
+    const table = await mcp("status");
+    expect(table.stdout).toMatch(
+      new RegExp(`local\\s+${svc}\\s+running\\s+running\\s+no drift\\s+v1\\.0\\.0`),
+    );
+  });
+
+  it("is reachable by name over TLS through the proxy, and DNS answers", async () => {
+    const dns = resolver(up.sim.mcns.dnsPort);
+    expect(await resolve4(dns, host)).toEqual(["127.0.0.1"]);
+    expect(await get()).toEqual({ status: 200, body: `${svc} v1.0.0\n` });
+    // Only the Metacrypt CA is trusted, and the certificate names the service.
+    await expect(httpsGet("127.0.0.1", proxyPort, host, "")).rejects.toThrow();
+  });
+
+  it("mcp logs -f follows until interrupted", async () => {
+    const r = await followLogs(
+      ["logs", svc, "-f", "--tail", "1"],
+      env(),
+      (lines) => lines.filter((l) => l.includes("tick")).length >= 3,
+    );
+    expect(r.lines.filter((l) => l.includes("tick")).length).toBeGreaterThanOrEqual(3);
+    expect(r.code).toBe(0);
+  });
+
+  it("mcp stop unwires and stops it; mcp start brings it back", async () => {
+    const dns = resolver(up.sim.mcns.dnsPort);
+    const stop = await mcp("stop", svc);
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(await resolve4(dns, host)).toBe("ENOTFOUND");
+    expect((await ps()).map((c) => c.state)).not.toContain("running");
+    expect(await status()).toEqual([expect.objectContaining({ desired: "stopped", running: 0 })]);
+
+    const start = await mcp("start", svc);
+    expect(start.code, start.stderr).toBe(0);
+    expect(await resolve4(dns, host)).toEqual(["127.0.0.1"]);
+    expect(await get()).toEqual({ status: 200, body: `${svc} v1.0.0\n` });
+  });
+
+  it("mcp restart restarts it in place", async () => {
+    const before = await mcp("status", svc, "--json");
+    const startedAt = (JSON.parse(before.stdout) as { components: { startedAt: string }[] })
+      .components[0]?.startedAt;
+    await new Promise((r) => setTimeout(r, 1100));
+    const r = await mcp("restart", svc);
+    expect(r.code, r.stderr).toBe(0);
+    const after = await mcp("status", svc, "--json");
+    const j = JSON.parse(after.stdout) as {
+      components: { startedAt: string; observed: string }[];
+    };
+    expect(j.components[0]?.observed).toBe("running");
+    expect(j.components[0]?.startedAt).not.toBe(startedAt);
+    expect(await get()).toEqual({ status: 200, body: `${svc} v1.0.0\n` });
+  });
+
+  it("a new version: build v1.1.0, deploy, and the proxy serves it", async () => {
+    await writeFile(join(up.servicesDir, `${svc}.toml`), definition("v1.1.0"));
+    builtImages.push(`${up.registry}/${svc}:v1.1.0`);
+    const sync = await mcp("sync");
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(sync.stdout).toContain(`push ${up.registry}/${svc}:v1.1.0`);
+    expect(sync.stdout).toMatch(new RegExp(`local\\s+${svc}\\s+deployed\\s+v1\\.1\\.0`));
+    expect(await status()).toEqual([expect.objectContaining({ version: "v1.1.0", running: 1 })]);
+    expect(await get()).toEqual({ status: 200, body: `${svc} v1.1.0\n` });
+  });
+
+  it("mcp undeploy removes it everywhere", async () => {
+    const r = await mcp("undeploy", svc);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await ps()).toEqual([]);
+    expect(await status()).toEqual([]);
+    expect(await resolve4(resolver(up.sim.mcns.dnsPort), host)).toBe("ENOTFOUND");
+    const res = await httpsGet("127.0.0.1", proxyPort, host, metacryptCa).catch((e: Error) => ({
+      status: 0,
+      body: e.message,
+    }));
+    expect(res.status).not.toBe(200);
+  });
+
+  it("mcp-sim down stops exactly the processes up started, and keeps the state", async () => {
+    const r = await runNode(SIM, ["down", "--dir", platformDir]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const p of up.parts) {
+      expect(r.stdout).toContain(`stopped (pid ${p.pid})`);
+      expect(alive(p.pid)).toBe(false);
+    }
+    expect(existsSync(join(platformDir, "mcp.toml"))).toBe(true);
+    expect(existsSync(join(platformDir, "sim", "sim.json"))).toBe(true);
+    const again = await runNode(SIM, ["down", "--dir", platformDir]);
+    expect(again.stdout).toContain("agent     was not running");
+    const unreachable = await mcp("ps");
+    expect(unreachable.code).toBe(3);
+  });
+});
