@@ -130,14 +130,15 @@ beforeAll(async () => {
   metacryptCa = await readFile(up.sim.metacrypt.caFile, "utf8");
 
   // Step 1–2 of the walkthrough: the source tree, with a Dockerfile that serves its version
-  // and writes a line to the log every 200 ms (for `mcp logs -f`).
+  // and writes a line to the log every 200 ms (for `mcp logs -f`); sh as PID 1 traps
+  // SIGTERM, which busybox httpd would ignore (every stop would wait out the timeout).
   await mkdir(join(workspace, svc), { recursive: true });
   await writeFile(
     join(workspace, svc, "Dockerfile.api"),
     `FROM ${base}
 ARG VERSION
 RUN echo "${svc} $VERSION" > /www/index.html
-CMD ["sh", "-c", "(while true; do echo tick; sleep 0.2; done) & exec httpd -f -p \${PORT_HTTPS} -h /www"]
+CMD ["sh", "-c", "trap 'exit 0' TERM; (while true; do echo tick; sleep 0.2; done) & httpd -f -p \${PORT_HTTPS} -h /www & wait"]
 `,
   );
 }, 180_000);
