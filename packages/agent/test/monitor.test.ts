@@ -102,6 +102,13 @@ describe("observed state of each component", () => {
       state: "running",
       ok: true,
     });
+    // podman ps carries the verdict only at the end of its status text.
+    expect(state(ctr("web-api", { status: "Up 4 minutes (unhealthy)" }))).toMatchObject({
+      state: "unhealthy",
+    });
+    expect(state(ctr("web-api", { status: "Up 4 seconds (starting)" }))).toMatchObject({
+      state: "running",
+    });
   });
   it("another tag of the image is version drift, another image is image drift", () => {
     expect(state(ctr("web-api", { image: "mcr.example/web:v1.1.0" }))).toMatchObject({

@@ -131,6 +131,16 @@ export function splitContainerName(
   return undefined;
 }
 
+/**
+ * The health check's verdict: the runtime's when it has one, else the end of Podman's
+ * status text (`Up 2 minutes (unhealthy)`), which `podman ps` carries and its JSON fields
+ * do not.
+ */
+export function healthOf(c: Pick<ContainerInfo, "health" | "status">): string {
+  if (c.health) return c.health;
+  return /\((healthy|unhealthy|starting)\)\s*$/.exec(c.status)?.[1] ?? "";
+}
+
 /** The observed state of one desired component, in the words of `ComponentState.state`. */
 function observe(
   active: boolean,
@@ -153,7 +163,7 @@ function observe(
     if (labelled !== undefined && labelled !== desiredVersion) {
       return { state: `version ${labelled}`, ok: false };
     }
-    if (c.health === "unhealthy") return { state: "unhealthy", ok: false };
+    if (healthOf(c) === "unhealthy") return { state: "unhealthy", ok: false };
     return { state: "running", ok: true };
   }
   if (c.state === "exited") {
