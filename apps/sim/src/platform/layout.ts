@@ -131,6 +131,7 @@ service_name = "mcp-agent"
 [agent]
 node_name = ${q(state.nodeName)}
 address = "127.0.0.1"
+role = "compute"
 
 [ports]
 range = ${q(`${state.portLow}-${state.portLow + PORT_RANGE_SIZE - 1}`)}
