@@ -26,6 +26,7 @@ const sections = {
     ca_cert: optStr,
     service_name: str.min(1).default("mcp-agent"),
     timeout: duration.default("5s"),
+    cache_ttl: duration.default("30s"),
   }),
   agent: z.strictObject({
     node_name: str.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "expected a DNS label"),

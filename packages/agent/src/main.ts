@@ -139,6 +139,7 @@ export async function runAgent(
           ...(ca ? { ca } : {}),
           timeoutMs: durationMs(config.mcias.timeout),
         }),
+        { ttlMs: durationMs(config.mcias.cache_ttl) },
       );
     };
     validate = async (token, signal) => {
@@ -257,11 +258,7 @@ export async function runAgent(
     { listen: config.server.grpc_addr, port: server.port, version: AGENT_VERSION },
     "mcp-agent listening",
   );
-  const monitor = await createMonitor(
-    config,
-    { store, observed, engine, log },
-    { followEvents },
-  );
+  const monitor = await createMonitor(config, { store, observed, engine, log }, { followEvents });
   // The first cycle waits a moment so that it does not compete with start-up.
   monitor.start(Math.min(durationMs(config.monitor.interval), 1000));
   return {

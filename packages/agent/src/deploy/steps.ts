@@ -78,7 +78,18 @@ export async function runSteps(
     if (outcome.status === "done") {
       changed = true;
       completed.push(step);
+      crashAfterForTests(step.name);
     }
   }
   return { changed };
+}
+
+/**
+ * TEST ONLY: with `MCP_AGENT_TEST_CRASH_AFTER=<step name>` in the environment, the agent
+ * kills itself with SIGKILL right after that step changed something, so the fault tests
+ * (test/faults/) can check what a restart makes of an operation cut off at that point.
+ * Never set in production; unset, this is one environment lookup per completed step.
+ */
+function crashAfterForTests(step: string): void {
+  if (process.env.MCP_AGENT_TEST_CRASH_AFTER === step) process.kill(process.pid, "SIGKILL");
 }
