@@ -236,6 +236,8 @@ function eventMessage(e: StoredEvent) {
     kind: e.kind,
     level: EVENT_LEVEL[e.level],
     message: e.message || (e.from || e.to ? `${e.from || "-"} → ${e.to || "-"}` : ""),
+    from: e.from,
+    to: e.to,
   };
 }
 
