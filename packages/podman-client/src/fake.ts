@@ -9,6 +9,7 @@ import { createContainerArgs, createNetworkArgs } from "./args.ts";
 import {
   ContainerNotFoundError,
   ImageNotFoundError,
+  InvalidOptionError,
   NameInUseError,
   NetworkNotFoundError,
   PodmanCommandError,
@@ -23,6 +24,7 @@ import type {
   CreateContainerOptions,
   CreateNetworkOptions,
   EventsOptions,
+  ExecResult,
   FollowLogsOptions,
   ImageDetails,
   ImageSummary,
@@ -463,6 +465,27 @@ export class FakeContainerRuntime implements ContainerRuntime {
     c.name = newName;
     c.opts = { ...c.opts, name: newName };
     this.#emit("container", "rename", { id: c.id, name: newName, image: c.opts.image });
+  }
+
+  /**
+   * Answers `execContainer`: the fake runs nothing, so a test says what the program would
+   * return. Default: exit 0 with no output.
+   */
+  execHandler: (container: string, cmd: readonly string[]) => ExecResult = () => ({
+    exitCode: 0,
+    stdout: "",
+    stderr: "",
+  });
+
+  async execContainer(nameOrId: string, cmd: readonly string[]): Promise<ExecResult> {
+    this.#record("execContainer", nameOrId);
+    if (cmd.length === 0) throw new InvalidOptionError("exec: empty command");
+    const c = this.#container(nameOrId);
+    if (c.state !== "running") {
+      const detail = `can only create exec sessions on running containers: container state improper`;
+      throw new PodmanCommandError(`container "${nameOrId}": ${detail}`, { detail, exitCode: 125 });
+    }
+    return this.execHandler(c.name, cmd);
   }
 
   async containerExists(nameOrId: string): Promise<boolean> {

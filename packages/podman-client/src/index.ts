@@ -55,6 +55,7 @@ export type {
   CreateNetworkOptions,
   EventsOptions,
   EventType,
+  ExecResult,
   FollowLogsOptions,
   ImageDetails,
   ImageSummary,

@@ -43,6 +43,7 @@ import type {
   CreateContainerOptions,
   CreateNetworkOptions,
   EventsOptions,
+  ExecResult,
   FollowLogsOptions,
   ImageDetails,
   ImageSummary,
@@ -86,6 +87,12 @@ export interface PodmanClientOptions {
   /** Working directory of podman; default the runAs user's home, else this process's. */
   cwd?: string;
 }
+
+// Podman exits 125 (and 255 for a container that is not running, in 4.3) for its own
+// failures; a program exiting 255 is reported as an error too, which a caller treats alike.
+const EXEC_OK_CODES: readonly number[] = Array.from({ length: 254 }, (_, i) => i + 1).filter(
+  (c) => c !== 125,
+);
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -436,6 +443,21 @@ export class PodmanClient implements ContainerRuntime {
       throw new InvalidOptionError(`rename: invalid new name "${newName}"`);
     }
     await this.#run(["rename", nameOrId, newName], call, { subject: `container "${nameOrId}"` });
+  }
+
+  async execContainer(
+    nameOrId: string,
+    cmd: readonly string[],
+    call?: CallOptions,
+  ): Promise<ExecResult> {
+    if (cmd.length === 0) throw new InvalidOptionError("exec: empty command");
+    // Every code but Podman's own (see EXEC_OK_CODES), including 126/127 (cannot run,
+    // not found), is the program's answer.
+    const { stdout, stderr, exitCode } = await this.#run(["exec", nameOrId, ...cmd], call, {
+      subject: `container "${nameOrId}"`,
+      okExitCodes: EXEC_OK_CODES,
+    });
+    return { exitCode, stdout, stderr };
   }
 
   containerExists(nameOrId: string, call?: CallOptions): Promise<boolean> {

@@ -269,6 +269,13 @@ export interface EventsOptions {
   since?: Date | string;
 }
 
+/** What `podman exec` reports: the program's exit code and its output. */
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
 export interface CallOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
@@ -312,6 +319,11 @@ export interface ContainerRuntime {
     opts?: CallOptions & { force?: boolean; timeoutSeconds?: number },
   ): Promise<void>;
   renameContainer(nameOrId: string, newName: string, opts?: CallOptions): Promise<void>;
+  /**
+   * Runs a program inside a running container (`podman exec`, no shell). A non-zero exit of
+   * the program is a result, not an error; a container that is missing or not running is.
+   */
+  execContainer(nameOrId: string, cmd: readonly string[], opts?: CallOptions): Promise<ExecResult>;
   containerExists(nameOrId: string, opts?: CallOptions): Promise<boolean>;
   inspectContainer(nameOrId: string, opts?: CallOptions): Promise<ContainerDetails>;
   listContainers(opts?: ListContainersOptions & CallOptions): Promise<ContainerSummary[]>;

@@ -59,6 +59,25 @@ export function runtimeContract(title: string, setup: () => Promise<ContractSetu
       expect(await s.runtime.containerExists(s.name("c-two"))).toBe(false);
     });
 
+    it("exec: the program's exit code is a result; a stopped container is an error", async () => {
+      const name = s.name("c-exec");
+      await s.runtime.runContainer({
+        name,
+        image: s.image,
+        cmd: ["sleep", "600"],
+        labels: s.labels,
+        init: true,
+      });
+      expect((await s.runtime.execContainer(name, ["true"])).exitCode).toBe(0);
+      expect((await s.runtime.execContainer(name, ["sh", "-c", "exit 3"])).exitCode).toBe(3);
+      await s.runtime.stopContainer(name, { timeoutSeconds: 0 });
+      expect(await code(s.runtime.execContainer(name, ["true"]))).not.toMatch(/^not a/);
+      expect(await code(s.runtime.execContainer(s.name("ghost"), ["true"]))).toBe(
+        "container-not-found",
+      );
+      await s.runtime.removeContainer(name, { force: true, timeoutSeconds: 0 });
+    });
+
     it("typed failures: not found, name in use, port in use, image not found", async () => {
       expect(await code(s.runtime.inspectContainer(s.name("ghost")))).toBe("container-not-found");
       expect(await code(s.runtime.stopContainer(s.name("ghost")))).toBe("container-not-found");

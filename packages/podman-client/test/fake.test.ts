@@ -17,6 +17,11 @@ runtimeContract("in-memory fake", async () => {
     if (lines) fake.appendLogs(id, lines);
     return id;
   };
+  // The fake runs no programs: answer the contract's `sh -c "exit N"` as a shell would.
+  fake.execHandler = (_c, cmd) => {
+    const m = /^exit (\d+)$/.exec(cmd[2] ?? "");
+    return { exitCode: m ? Number(m[1]) : 0, stdout: "", stderr: "" };
+  };
   return {
     runtime: fake,
     image: IMAGE,
