@@ -208,6 +208,88 @@ export async function run(
       (y) => service(y),
       handle(async () => (await import("./commands/edit.js")).edit),
     )
+    .command(
+      "diff <service>",
+      "What a deploy of services/<service>.toml would change, field by field; changes nothing",
+      (y) =>
+        service(y).option("exit-code", {
+          type: "boolean",
+          default: false,
+          describe: "exit 1 when a deploy would change something (like git diff --exit-code)",
+        }),
+      handle(async () => (await import("./commands/diff.js")).diff),
+    )
+    .command(
+      "history <service>",
+      "Versions of a service deployed on its node, newest first, with their outcome",
+      (y) => service(y).option("limit", { type: "number", describe: "at most N deployments" }),
+      handle(async () => (await import("./commands/history.js")).history),
+    )
+    .command(
+      "rollback <service>",
+      "Deploy an earlier successful version again (the previous one unless --to)",
+      (y) =>
+        service(y)
+          .option("to", { type: "string", describe: "version (image tag) to return to" })
+          .option("dry-run", {
+            type: "boolean",
+            default: false,
+            describe: "print the plan, change nothing",
+          }),
+      handle(async () => (await import("./commands/rollback.js")).rollback),
+    )
+    .command(
+      "events [service]",
+      "What the agents recorded: deploys, stops, drift, adoptions",
+      (y) =>
+        y
+          .positional("service", { type: "string", describe: "only this service" })
+          .option("since", {
+            type: "string",
+            describe: 'only newer events: a duration ("1h") or a time (RFC 3339)',
+          })
+          .option("limit", { type: "number", describe: "at most N events (the newest)" })
+          .option("node", { alias: "n", type: "string", describe: "only this node" }),
+      handle(async () => (await import("./commands/events.js")).events),
+    )
+    .command(
+      "adopt <service>",
+      "Take over containers <service>-<component> started by hand, without recreating them",
+      (y) =>
+        service(y)
+          .option("dry-run", {
+            type: "boolean",
+            default: false,
+            describe: "show what would be adopted, record nothing",
+          })
+          .option("node", { alias: "n", type: "string", describe: "the node they run on" }),
+      handle(async () => (await import("./commands/adopt.js")).adopt),
+    )
+    .command("service", "Service definitions", (y) =>
+      y
+        .command(
+          "export <service>",
+          "Write services/<service>.toml from what its agent knows",
+          (yy) =>
+            service(yy).option("force", {
+              type: "boolean",
+              default: false,
+              describe: "replace an existing file (the difference is shown either way)",
+            }),
+          handle(async () => (await import("./commands/service-export.js")).serviceExport),
+        )
+        .demandCommand(1, "name a service command: export"),
+    )
+    .command("route", "mc-proxy routes", (y) =>
+      y
+        .command(
+          "list",
+          "Every node's listeners and routes (hostname → backend)",
+          (yy) => yy.option("node", { alias: "n", type: "string", describe: "only this node" }),
+          handle(async () => (await import("./commands/route-list.js")).routeList),
+        )
+        .demandCommand(1, "name a route command: list"),
+    )
     .command("node", "Nodes of the fleet", (y) =>
       y
         .command(
