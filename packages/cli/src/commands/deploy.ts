@@ -1,56 +1,13 @@
-import { ChangeKind, type Plan } from "@mcp/proto/agent/v1";
 import { type Context, findNode } from "../context.js";
 import { formatDiagnostic, loadDefinition, toServiceSpec } from "../definition.js";
 import { resultJson, runWithProgress, writeResult } from "../operation.js";
-import { renderJson, type Style } from "../output.js";
+import { renderJson } from "../output.js";
+import { planJson, renderPlan } from "../plan.js";
 
 export interface DeployArgs {
   service: string;
   dryRun: boolean;
   component?: string | undefined;
-}
-
-const kindMark: Record<number, string> = {
-  [ChangeKind.ADDED]: "+",
-  [ChangeKind.REMOVED]: "-",
-  [ChangeKind.MODIFIED]: "~",
-};
-
-/** A dry run's plan for people: what changes field by field, then the steps in order. */
-export function renderPlan(plan: Plan | undefined, style: Style): string {
-  const lines: string[] = [];
-  const changes = plan?.changes ?? [];
-  if (changes.length === 0) lines.push(style.dim("no changes to the stored definition"));
-  else {
-    lines.push(style.bold("Changes:"));
-    for (const c of changes) {
-      const mark = kindMark[c.kind] ?? "?";
-      const field = c.component ? `${c.component}.${c.field}` : c.field;
-      const color =
-        c.kind === ChangeKind.ADDED
-          ? style.green
-          : c.kind === ChangeKind.REMOVED
-            ? style.red
-            : style.yellow;
-      const values =
-        c.kind === ChangeKind.MODIFIED
-          ? `${c.oldValue} -> ${c.newValue}`
-          : c.kind === ChangeKind.ADDED
-            ? c.newValue
-            : c.oldValue;
-      lines.push(color(`  ${mark} ${field}${values ? `: ${values}` : ""}`));
-    }
-  }
-  const steps = plan?.steps ?? [];
-  if (steps.length === 0) lines.push(style.dim("nothing to do"));
-  else {
-    lines.push(style.bold("Steps:"));
-    steps.forEach((s, i) => {
-      const label = `${s.name}${s.component ? ` ${s.component}` : ""}`;
-      lines.push(`  ${i + 1}. ${label}${s.description ? style.dim(`: ${s.description}`) : ""}`);
-    });
-  }
-  return `${lines.join("\n")}\n`;
 }
 
 /**
@@ -80,26 +37,8 @@ export async function deploy(
   });
   if (args.dryRun) {
     if (ctx.json) {
-      const plan = result.plan;
       ctx.stdout.write(
-        renderJson({
-          ...resultJson(node, result),
-          dryRun: true,
-          plan: {
-            changes: (plan?.changes ?? []).map((c) => ({
-              component: c.component,
-              field: c.field,
-              kind: ChangeKind[c.kind]?.toLowerCase() ?? "unspecified",
-              old: c.oldValue,
-              new: c.newValue,
-            })),
-            steps: (plan?.steps ?? []).map((s) => ({
-              name: s.name,
-              component: s.component,
-              description: s.description,
-            })),
-          },
-        }),
+        renderJson({ ...resultJson(node, result), dryRun: true, plan: planJson(result.plan) }),
       );
     } else {
       ctx.stdout.write(`Plan for ${args.service} on ${node.name} (dry run, nothing changed):\n`);
