@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Logger, pino } from "pino";
 import pkg from "../package.json" with { type: "json" };
@@ -171,11 +171,15 @@ export async function runAgent(
       );
     });
 
-  if (config.database.path !== ":memory:") {
-    mkdirSync(dirname(config.database.path), { recursive: true });
-  }
   let store: Store;
   try {
+    if (config.database.path !== ":memory:") {
+      // The registry holds definitions (env values included): owner-only. SQLite gives its
+      // -wal and -shm files the database file's mode, so creating the file 0600 covers them.
+      mkdirSync(dirname(config.database.path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(config.database.path, "a", 0o600));
+      chmodSync(config.database.path, 0o600);
+    }
     store = openStore(config.database.path);
   } catch (e) {
     throw new StartupError(
