@@ -7,6 +7,7 @@ import type { Emit } from "./deploy/steps.ts";
 import { errorLine, isAgentError, NotFoundError, PreconditionError } from "./errors.ts";
 import type { ObservedState } from "./observed.ts";
 import type { Platform, RouteRegistration } from "./platform.ts";
+import { type ContainerSettings, canInspect } from "./runtime/inspect.ts";
 import type { ContainerInfo, ContainerRuntime, LogLine } from "./runtime/runtime.ts";
 import {
   canonicalJson,
@@ -332,9 +333,9 @@ export class Agent {
   /**
    * Takes over running containers of a service that MCP did not deploy (bootstrap step 8):
    * each container `<service>-<component>` (split against the known services, longest
-   * first, so `mc-proxy-x` is not `mc`'s) becomes a component with its image. The stored
-   * definition has name and image only; `mcp service export` then gives the operator a file
-   * to complete. Containers labelled for another service, and replacement leftovers, are
+   * first, so `mc-proxy-x` is not `mc`'s) becomes a component with its image and, where the
+   * runtime can inspect it, its network, bind mounts, user, restart policy, command and env;
+   * `mcp service export` then gives the operator a file to complete with routes. Containers labelled for another service, and replacement leftovers, are
    * skipped with the reason.
    */
   async adopt(service: string, dryRun: boolean) {
@@ -362,6 +363,7 @@ export class Agent {
       throw new NotFoundError(`no container named ${service}-<component> to adopt`);
     }
     if (!dryRun && adopted.length > 0) {
+      const settings = await Promise.all(adopted.map((a) => this.#settingsOf(a.container)));
       const base: ServiceDef = existing?.spec ?? {
         name: service,
         node: this.info.nodeName,
@@ -372,7 +374,7 @@ export class Agent {
         ...base,
         components: [
           ...(base.components ?? []),
-          ...adopted.map((a) => ({ name: a.component, image: a.image })),
+          ...adopted.map((a, i) => ({ ...settings[i], name: a.component, image: a.image })),
         ],
       };
       this.store.transaction(() => {
@@ -402,6 +404,20 @@ export class Agent {
       });
     }
     return { adopted, skipped };
+  }
+
+  /**
+   * How a hand-started container was run, so the adopted definition can recreate it. Best
+   * effort: a runtime that cannot say, or a container gone since it was listed, leaves name
+   * and image, which is what adopt recorded before and what the operator completes.
+   */
+  async #settingsOf(container: string): Promise<ContainerSettings> {
+    if (!canInspect(this.runtime)) return {};
+    try {
+      return await this.runtime.inspect(container);
+    } catch {
+      return {};
+    }
   }
 
   history(service: string, limit?: number) {

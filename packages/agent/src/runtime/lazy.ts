@@ -1,3 +1,4 @@
+import { type ContainerInspector, canInspect } from "./inspect.ts";
 import type { ContainerRuntime, LogLine, LogOptions } from "./runtime.ts";
 
 /**
@@ -5,7 +6,9 @@ import type { ContainerRuntime, LogLine, LogOptions } from "./runtime.ts";
  * beneath it) is not needed until the first container call, so an idle agent does not pay
  * for it in start-up time or memory.
  */
-export function lazyRuntime(load: () => Promise<ContainerRuntime>): ContainerRuntime {
+export function lazyRuntime(
+  load: () => Promise<ContainerRuntime>,
+): ContainerRuntime & ContainerInspector {
   let loaded: Promise<ContainerRuntime> | undefined;
   const get = () => {
     loaded ??= load();
@@ -23,6 +26,11 @@ export function lazyRuntime(load: () => Promise<ContainerRuntime>): ContainerRun
     restart: async (name) => (await get()).restart(name),
     remove: async (name, options) => (await get()).remove(name, options),
     rename: async (name, newName) => (await get()).rename(name, newName),
+    // A runtime that cannot read settings back gives none: adopt then records name and image.
+    inspect: async (name) => {
+      const rt = await get();
+      return canInspect(rt) ? rt.inspect(name) : {};
+    },
     async *logs(name: string, options: LogOptions): AsyncIterable<LogLine> {
       yield* (await get()).logs(name, options);
     },

@@ -11,6 +11,7 @@ import type {
   LogLine,
   LogOptions,
 } from "./runtime.ts";
+import { type ContainerInspector, settingsFromDetails } from "./inspect.ts";
 
 function restartPolicy(text: string | undefined): RestartPolicy | undefined {
   if (!text) return undefined;
@@ -59,7 +60,7 @@ export function adaptRuntime(
   podman: PodmanRuntime,
   // Fixed options, or a function of the image (the auth file covers the image's registry).
   registry: RegistryOptions | ((image: string) => Promise<RegistryOptions>) = {},
-): ContainerRuntime {
+): ContainerRuntime & ContainerInspector {
   return {
     async version() {
       return (await podman.version()).version;
@@ -110,6 +111,7 @@ export function adaptRuntime(
           : {}),
       }),
     rename: (name, newName) => podman.renameContainer(name, newName),
+    inspect: async (name) => settingsFromDetails(await podman.inspectContainer(name)),
     async *logs(name: string, options: LogOptions): AsyncIterable<LogLine> {
       const base = {
         ...(options.tail !== undefined ? { tail: options.tail } : {}),
