@@ -4,6 +4,7 @@ import type {
   RegistryOptions,
   RestartPolicy,
 } from "@mcp/podman-client";
+import { type ContainerInspector, settingsFromDetails } from "./inspect.ts";
 import type {
   ContainerInfo,
   ContainerRuntime,
@@ -11,7 +12,6 @@ import type {
   LogLine,
   LogOptions,
 } from "./runtime.ts";
-import { type ContainerInspector, settingsFromDetails } from "./inspect.ts";
 
 function restartPolicy(text: string | undefined): RestartPolicy | undefined {
   if (!text) return undefined;
