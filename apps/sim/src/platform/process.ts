@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
@@ -13,6 +13,9 @@ export interface PidFile {
   pid: number;
   marker: string;
   startedAt: string;
+  /** The program file and its mtime at start: a rebuilt program means a stale process. */
+  program?: string;
+  programMtimeMs?: number;
 }
 
 export function pidFilePath(runDir: string, part: string): string {
@@ -64,6 +67,8 @@ export async function spawnDetached(opts: {
   logFile: string;
   marker: string;
   env?: NodeJS.ProcessEnv;
+  /** The file whose change makes this process stale (a bundle it loads chunks from). */
+  program?: string;
 }): Promise<Detached> {
   await mkdir(opts.runDir, { recursive: true });
   const fd = openSync(opts.logFile, "a");
@@ -84,9 +89,31 @@ export async function spawnDetached(opts: {
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${opts.part}: could not start ${opts.command}`);
   child.unref();
-  const record: PidFile = { pid, marker: opts.marker, startedAt: new Date().toISOString() };
+  const record: PidFile = {
+    pid,
+    marker: opts.marker,
+    startedAt: new Date().toISOString(),
+    ...(opts.program ? { program: opts.program, programMtimeMs: await mtimeMs(opts.program) } : {}),
+  };
   await writeFile(pidFilePath(opts.runDir, opts.part), `${JSON.stringify(record)}\n`);
   return { child, pid, exited, logFile: opts.logFile };
+}
+
+async function mtimeMs(file: string): Promise<number> {
+  return (await stat(file)).mtimeMs;
+}
+
+/**
+ * True when the program was rebuilt since the process started: its lazily loaded chunks
+ * may be gone, so the process must be restarted before it is relied on.
+ */
+export async function isStale(p: PidFile): Promise<boolean> {
+  if (!p.program || p.programMtimeMs === undefined) return false;
+  try {
+    return (await mtimeMs(p.program)) !== p.programMtimeMs;
+  } catch {
+    return true;
+  }
 }
 
 /** Last lines of a log, for an error message. */

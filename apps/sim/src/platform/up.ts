@@ -26,7 +26,16 @@ import {
   type SimFacts,
   simFacts,
 } from "./layout.ts";
-import { type Detached, pickPort, runningPart, spawnDetached, waitReady } from "./process.ts";
+import {
+  type Detached,
+  isStale,
+  type PidFile,
+  pickPort,
+  runningPart,
+  spawnDetached,
+  stopPart,
+  waitReady,
+} from "./process.ts";
 
 export interface UpOptions {
   dir: string;
@@ -124,6 +133,21 @@ function healthz(port: number, ca: string): Promise<boolean> {
   });
 }
 
+/** The part's running process, after stopping it when its program was rebuilt since. */
+async function current(
+  runDir: string,
+  part: PartName,
+  log: (line: string) => void,
+): Promise<PidFile | undefined> {
+  const p = await runningPart(runDir, part);
+  if (p && (await isStale(p))) {
+    log(`${part.padEnd(9)} ${p.program} was rebuilt: restarting (pid ${p.pid})`);
+    await stopPart(runDir, part);
+    return undefined;
+  }
+  return p;
+}
+
 export async function upPlatform(opts: UpOptions): Promise<UpResult> {
   const log = opts.log ?? (() => {});
   const layout = platformLayout(resolve(opts.dir));
@@ -159,13 +183,14 @@ export async function upPlatform(opts: UpOptions): Promise<UpResult> {
   const parts: PartStatus[] = [];
 
   // 1. The sim services.
-  let simPid = (await runningPart(layout.runDir, "sim"))?.pid;
+  let simPid = (await current(layout.runDir, "sim", log))?.pid;
   const simStarted = simPid === undefined;
   if (simPid === undefined) {
     const d = await spawnDetached({
       part: "sim",
       command: process.execPath,
       args: [simBin, "run", "--dir", layout.simDir],
+      program: simBin,
       runDir: layout.runDir,
       logFile: join(layout.logsDir, "sim.log"),
       marker: layout.simDir,
@@ -262,7 +287,7 @@ export async function upPlatform(opts: UpOptions): Promise<UpResult> {
     await writeFileAtomic(layout.agentCert, leaf.cert, 0o600);
     await writeFileAtomic(layout.agentKey, leaf.key, 0o600);
   }
-  const ag = await runningPart(layout.runDir, "agent");
+  const ag = await current(layout.runDir, "agent", log);
   let agentPid = ag?.pid;
   if (agentPid === undefined) {
     state.agentPort = await pickPort(previous.agentPort);
@@ -271,6 +296,7 @@ export async function upPlatform(opts: UpOptions): Promise<UpResult> {
       part: "agent",
       command: process.execPath,
       args: [agentBin, "server", "--config", layout.agentConfig],
+      program: agentBin,
       runDir: layout.runDir,
       logFile: join(layout.logsDir, "agent.log"),
       marker: layout.agentConfig,
