@@ -105,6 +105,7 @@ export async function buildOne(
   } catch (e) {
     build.failed();
     if (isCliError(e)) throw e;
+    if (opts.signal?.aborted) throw interrupted(t, e);
     const detail = (e as { detail?: string }).detail ?? (e as Error).message;
     throw new CliError(`build of ${t.image} failed: ${detail}`, {
       exitCode: ExitCode.Failed,
@@ -120,6 +121,15 @@ export async function buildOne(
     push.done();
   } catch (e) {
     push.failed();
+    if (opts.signal?.aborted) throw interrupted(t, e);
     throw e;
   }
+}
+
+function interrupted(t: BuildTarget, cause: unknown): CliError {
+  return new CliError(`interrupted: ${t.image} was not built and pushed completely`, {
+    exitCode: ExitCode.Interrupted,
+    hint: "run the command again; a partial build leaves only cache behind",
+    cause,
+  });
 }
