@@ -2,6 +2,7 @@ import { FakeContainerRuntime } from "@mcp/podman-client/fake";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { Engine } from "../src/deploy/engine.ts";
+import { HealthChecker } from "../src/health/checker.ts";
 import { recoverInterrupted } from "../src/main.ts";
 import { ObservedState } from "../src/observed.ts";
 import { adaptRuntime } from "../src/runtime/podman.ts";
@@ -36,6 +37,8 @@ function engineOn(runtime: ReturnType<typeof adaptRuntime>) {
     observed,
     platform: {},
     probe: async () => true,
+    // Fake containers serve nothing: health probes pass as a working service's would.
+    health: new HealthChecker({ runtime, prober: async () => ({ ok: true, message: "" }) }),
     options: {
       nodeName: "rift",
       address: "127.0.0.1",
@@ -45,6 +48,7 @@ function engineOn(runtime: ReturnType<typeof adaptRuntime>) {
       portRange: { low: 31000, high: 31010 },
       historyKeep: 5,
       stopTimeoutSeconds: 1,
+      drainMs: 0,
     },
   });
   return { engine, store };

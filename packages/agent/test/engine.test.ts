@@ -2,10 +2,12 @@ import { describe, expect, it } from "vitest";
 import { Engine, type EngineOptions } from "../src/deploy/engine.ts";
 import type { StepEvent } from "../src/deploy/steps.ts";
 import { isAgentError } from "../src/errors.ts";
+import { HealthChecker } from "../src/health/checker.ts";
 import { ObservedState } from "../src/observed.ts";
 import type { Platform, RouteRegistration } from "../src/platform.ts";
 import type { ServiceDef } from "../src/spec.ts";
 import { openStore } from "../src/store/sqlite.ts";
+import { fakeClock } from "./helpers/clock.ts";
 import { FakeRuntime } from "./helpers/fake-runtime.ts";
 
 const IMAGE1 = "reg.example/web:v1.0.0";
@@ -48,6 +50,8 @@ function setup(platform: Platform = {}) {
   const runtime = new FakeRuntime();
   runtime.images.add(IMAGE1);
   const observed = new ObservedState(runtime, store, 0);
+  // The fake runtime runs no processes: health probes answer as a passing check would.
+  const health = new HealthChecker({ runtime, prober: async () => ({ ok: true, message: "" }) });
   const engine = new Engine({
     store,
     runtime,
@@ -55,6 +59,8 @@ function setup(platform: Platform = {}) {
     platform,
     options,
     probe: async () => true,
+    health,
+    clock: fakeClock(),
   });
   const events: StepEvent[] = [];
   const emit = (e: StepEvent) => events.push(e);
@@ -115,14 +121,17 @@ describe("Engine.deploy", () => {
     expect(runtime.calls.filter((c) => c.startsWith("pull"))).toEqual([`pull ${IMAGE2}`]);
   });
 
-  it("replaces a container whose spec changed and keeps its ports", async () => {
+  it("replaces a container whose spec changed, beside the old one on fresh ports", async () => {
     const { engine, runtime, store, emit } = setup();
     await engine.deploy(def(), "toml", emit);
     const before = runtime.containers.get("web-api")!.id;
     runtime.images.add(IMAGE2);
     const r = await engine.deploy(def(IMAGE2), "toml2", emit);
     expect(r.changed).toBe(true);
-    expect(r.ports).toEqual({ rest: 20000, grpc: 20001, ui: 20002 });
+    // Routed components start beside the old container, so they get fresh ports.
+    expect(r.ports).toEqual({ rest: 20003, grpc: 20004, ui: 20005 });
+    expect(store.listPorts("web").map((p) => p.hostPort)).toEqual([20003, 20004, 20005]);
+    expect(runtime.containers.has("web-api_next")).toBe(false);
     const api = runtime.containers.get("web-api")!;
     expect(api.id).not.toBe(before);
     expect(api.image).toBe(IMAGE2);
@@ -138,7 +147,7 @@ describe("Engine.deploy", () => {
     const uiBefore = runtime.containers.get("web-ui")!.id;
     runtime.images.add(IMAGE2);
     // The second component's new container fails to start.
-    runtime.failOn("start", "web-ui", "OCI runtime error");
+    runtime.failOn("start", "web-ui_next", "OCI runtime error");
     const events: StepEvent[] = [];
     const err = await engine.deploy(def(IMAGE2), "toml2", (e) => events.push(e)).catch((e) => e);
     expect(isAgentError(err)).toBe(true);
@@ -153,6 +162,8 @@ describe("Engine.deploy", () => {
       expect(c.state).toBe("running");
     }
     expect(runtime.containers.has("web-api_prev")).toBe(false);
+    expect([...runtime.containers.keys()].sort()).toEqual(["web-api", "web-ui"]);
+    expect(store.listPorts("web").map((p) => p.hostPort)).toEqual([20000, 20001, 20002]);
     expect(store.getService("web")?.version).toBe("v1.0.0");
     expect(events.filter((e) => e.status === "undone").map((e) => e.component)).toEqual(
       expect.arrayContaining(["api"]),

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { parseDuration } from "@mcp/servicedef";
 import {
   errorLine,
   isAgentError,
@@ -6,10 +7,20 @@ import {
   PreconditionError,
   StepFailedError,
 } from "../errors.ts";
+import { HealthChecker } from "../health/checker.ts";
+import { healthDeadlineMs, healthPolicy } from "../health/decide.ts";
+import { type Clock, systemClock, waitHealthy } from "../health/wait.ts";
 import type { ObservedState } from "../observed.ts";
 import type { Platform, RouteRegistration } from "../platform.ts";
 import type { ContainerInfo, ContainerRuntime, CreateContainerSpec } from "../runtime/runtime.ts";
-import { containerName, hashOf, imageTag, type ServiceDef, serviceVersion } from "../spec.ts";
+import {
+  type ComponentDef,
+  containerName,
+  hashOf,
+  imageTag,
+  type ServiceDef,
+  serviceVersion,
+} from "../spec.ts";
 import type { PortAssignment, Store, StoredService } from "../store/store.ts";
 import { KeyedLock } from "./lock.ts";
 import {
@@ -26,6 +37,7 @@ import {
   NOT_CONFIGURED,
   runSteps,
   type Step,
+  type StepEvent,
   skipped,
   unchanged,
 } from "./steps.ts";
@@ -42,6 +54,12 @@ export interface EngineOptions {
   historyKeep: number;
   /** Seconds Podman waits for a container to stop before killing it. */
   stopTimeoutSeconds: number;
+  /** Replaces every component's `drain` (tests shorten it); undefined: the definition's. */
+  drainMs?: number | undefined;
+  /** Added to start_period + retries × interval when waiting for a new container. */
+  healthMarginMs?: number | undefined;
+  /** How often a new container is probed while the deploy waits for it. */
+  healthPollMs?: number | undefined;
 }
 
 export interface EngineDeps {
@@ -53,6 +71,10 @@ export interface EngineDeps {
   probe?: PortProbe;
   /** Warnings that do not fail an operation (a leftover container that would not go). */
   warn?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Health verdicts shared with the monitor and ObservedState; one is made when absent. */
+  health?: HealthChecker;
+  /** Time for health waits and drains (tests use a fake one). */
+  clock?: Clock;
 }
 
 export interface OperationResult {
@@ -64,6 +86,24 @@ export interface OperationResult {
 }
 
 const PREV_SUFFIX = "_prev";
+
+const NEXT_SUFFIX = "_next";
+
+/**
+ * The new container of a zero-downtime replacement until it takes the canonical name; `_`
+ * cannot occur in a service or component name, so it never collides with one.
+ */
+export function nextName(name: string): string {
+  return `${name}${NEXT_SUFFIX}`;
+}
+
+/** A replaced container that keeps serving until the drain is over. */
+interface Retirement {
+  component: string;
+  old: string;
+  next: string;
+  drainMs: number;
+}
 
 /** The container that keeps the previous version during a replacement. */
 export function previousName(name: string): string {
@@ -84,10 +124,22 @@ export class Engine {
   // Port allocation reads every assignment, probes the host, then writes: deploys of
   // different services run concurrently, so that sequence is serialized node-wide.
   readonly #portLock = new KeyedLock();
+  // Fresh ports of replacements in flight: not in the registry until the switch (the
+  // registry holds one port per route), but no other deploy may take them meanwhile.
+  readonly #reserved = new Set<number>();
   readonly #deps: EngineDeps;
+  readonly #health: HealthChecker;
+  readonly #clock: Clock;
 
   constructor(deps: EngineDeps) {
     this.#deps = deps;
+    this.#health = deps.health ?? new HealthChecker({ runtime: deps.runtime });
+    this.#clock = deps.clock ?? systemClock;
+  }
+
+  /** The health verdicts (for ObservedState and the monitor). */
+  get health(): HealthChecker {
+    return this.#health;
   }
 
   get lock(): KeyedLock {
@@ -332,6 +384,197 @@ export class Engine {
     }
   }
 
+  /**
+   * Turns each planned replacement of a running component with routes into a zero-downtime
+   * one: fresh host ports for its routes (reserved, not yet in the registry) and the new
+   * container's spec on them. Mutates `actions` and `specs` in place.
+   */
+  async #planRolling(
+    def: ServiceDef,
+    actions: ContainerAction[],
+    specs: CreateContainerSpec[],
+    current: PortAssignment[],
+    rolling: Map<string, PortAssignment[]>,
+    touched: (component: string) => boolean,
+  ): Promise<void> {
+    const { store, options } = this.#deps;
+    for (const [i, a] of actions.entries()) {
+      if (a.kind !== "replace" || a.current.state !== "running" || !touched(a.component)) continue;
+      const comp = (def.components ?? []).find((c) => c.name === a.component);
+      if (!comp || (comp.routes ?? []).length === 0) continue;
+      const keys = routeKeys(def).filter((k) => k.component === a.component);
+      const fresh = await this.#portLock.run("ports", async () => {
+        const taken = new Set([
+          ...store.listPorts().map((p) => p.hostPort),
+          ...current.map((p) => p.hostPort),
+          ...this.#reserved,
+        ]);
+        const got = await allocatePorts(
+          keys,
+          def.name,
+          options.portRange,
+          taken,
+          this.#deps.probe ?? probeHostPort,
+        );
+        for (const p of got) this.#reserved.add(p.hostPort);
+        return got;
+      });
+      rolling.set(a.component, fresh);
+      const spec = containerSpecFor(def.name, comp, [
+        ...current.filter((p) => p.component !== a.component),
+        ...fresh,
+      ]);
+      actions[i] = { ...a, spec };
+      const j = specs.findIndex((x) => x.name === spec.name);
+      if (j >= 0) specs[j] = spec;
+    }
+  }
+
+  /**
+   * Zero-downtime replacement of one component: the new container starts beside the old one
+   * on fresh ports, must pass its health check, then takes over the registry's ports and the
+   * mc-proxy routes. The old one keeps serving until #retire (after the drain). A new
+   * container that never gets healthy is removed; the old one and its routes are untouched.
+   */
+  #rollingStep(
+    def: ServiceDef,
+    comp: ComponentDef,
+    action: Extract<ContainerAction, { kind: "replace" }>,
+    fresh: PortAssignment[],
+    ports: () => PortAssignment[],
+    swapped: Map<string, PortAssignment[]>,
+    retirements: Retirement[],
+  ): Step {
+    const { runtime, store, platform, options } = this.#deps;
+    const name = action.spec.name;
+    const tmp = nextName(name);
+    const force = { force: true, timeoutSeconds: options.stopTimeoutSeconds };
+    const hasL7 = (comp.routes ?? []).some((r) => r.mode === "l7");
+    const certs = hasL7 ? this.#certPaths(def.name) : undefined;
+    let created = false;
+    let old: PortAssignment[] = [];
+    const switched: RouteRegistration[] = [];
+    const unreserve = () => {
+      for (const p of fresh) this.#reserved.delete(p.hostPort);
+    };
+    return {
+      name: "replace",
+      component: comp.name,
+      do: async () => {
+        const policy = healthPolicy(comp);
+        if (!policy) throw new Error(`component ${comp.name} has routes but no health check`);
+        // A leftover of an interrupted replacement would hold the temporary name.
+        await runtime.remove(tmp, force).catch(() => undefined);
+        const id = await runtime.run({ ...action.spec, name: tmp }).catch(async (e: unknown) => {
+          await runtime.remove(tmp, force).catch(() => undefined);
+          throw e;
+        });
+        created = true;
+        const deadlineMs = healthDeadlineMs(policy, options.healthMarginMs ?? 5000);
+        const r = await waitHealthy(
+          () =>
+            this.#health.probe(policy, {
+              container: tmp,
+              component: comp.name,
+              ports: fresh,
+              host: this.#health.host,
+            }),
+          policy,
+          { deadlineMs, pollMs: options.healthPollMs ?? 200, clock: this.#clock },
+        );
+        if (!r.healthy) {
+          await runtime.remove(tmp, force);
+          created = false;
+          throw new PreconditionError(
+            `new container ${tmp} (${imageTag(action.spec.image)}) failed its health check, ${r.reason}; ${name} keeps serving, routes unchanged`,
+          );
+        }
+        this.#health.set(id, r.record);
+        // The registry takes the fresh ports (one port per route), the old ones are freed.
+        old = ports().filter((p) => p.component === comp.name);
+        store.transaction(() => {
+          store.releasePorts(
+            def.name,
+            store.listPorts(def.name).filter((p) => p.component !== comp.name),
+          );
+          store.assignPorts(fresh);
+        });
+        swapped.set(comp.name, fresh);
+        unreserve();
+        if (platform.routes) {
+          for (const reg of this.#routeRegistrations(def, fresh, certs)) {
+            await platform.routes.add(reg);
+            switched.push(reg);
+          }
+        }
+        retirements.push({
+          component: comp.name,
+          old: name,
+          next: tmp,
+          drainMs: options.drainMs ?? parseDuration(comp.drain ?? "5s") ?? 5000,
+        });
+        const from = imageTag(action.current.image);
+        const to = imageTag(action.spec.image);
+        const backends = fresh.map((p) => p.hostPort).join(",");
+        return done(
+          `${tmp} ${from === to ? `(${to}, new spec)` : `${from} → ${to}`} healthy in ${(r.elapsedMs / 1000).toFixed(1)}s; routes → :${backends}`,
+        );
+      },
+      undo: async () => {
+        const i = retirements.findIndex((x) => x.next === tmp);
+        if (i >= 0) retirements.splice(i, 1);
+        if (switched.length > 0 && platform.routes) {
+          for (const reg of this.#routeRegistrations(def, old, certs))
+            await platform.routes.add(reg);
+        }
+        if (swapped.has(comp.name)) {
+          store.transaction(() => {
+            store.releasePorts(
+              def.name,
+              store.listPorts(def.name).filter((p) => p.component !== comp.name),
+            );
+            store.assignPorts(old);
+          });
+          swapped.delete(comp.name);
+        }
+        if (created) await runtime.remove(tmp, force);
+        unreserve();
+      },
+    };
+  }
+
+  /**
+   * After a deploy succeeded: the replaced containers keep serving connections they already
+   * have for the drain, then stop, and each new container takes the canonical name (so
+   * adoption, logs and status find it).
+   */
+  async #retire(service: string, list: Retirement[], emit: Emit): Promise<void> {
+    if (list.length === 0) return;
+    const { runtime, options } = this.#deps;
+    const report = (component: string, name: string, status: StepEvent["status"], message = "") =>
+      emit({ name, component, service, status, message });
+    const drainMs = Math.max(...list.map((r) => r.drainMs));
+    report("", "drain", "started");
+    await this.#clock.sleep(drainMs);
+    report("", "drain", "done", `${drainMs} ms`);
+    for (const r of list) {
+      report(r.component, "retire", "started");
+      try {
+        await runtime.stop(r.old, { timeoutSeconds: options.stopTimeoutSeconds });
+        await runtime.remove(r.old, { force: true, timeoutSeconds: options.stopTimeoutSeconds });
+        await runtime.rename(r.next, r.old);
+        report(r.component, "retire", "done", `${r.old} stopped; ${r.next} renamed ${r.old}`);
+      } catch (e) {
+        this.#deps.warn?.("retiring the replaced container failed", {
+          service,
+          container: r.old,
+          error: errorLine(e),
+        });
+        report(r.component, "retire", "failed", errorLine(e));
+      }
+    }
+  }
+
   async #cleanup(service: string, names: string[], emit: Emit): Promise<void> {
     const { runtime } = this.#deps;
     for (const name of names) {
@@ -398,7 +641,15 @@ export class Engine {
         const existingPorts = store.listPorts(def.name);
         const portDiff = diffPorts(routeKeys(def), existingPorts);
         let newPorts: PortAssignment[] = [];
-        const ports = () => [...portDiff.keep, ...newPorts];
+        // Components whose replacement switched to fresh ports: component → its new ports.
+        const swapped = new Map<string, PortAssignment[]>();
+        const ports = () => [
+          ...[...portDiff.keep, ...newPorts].filter((p) => !swapped.has(p.component)),
+          ...[...swapped.values()].flat(),
+        ];
+        // Zero-downtime replacements planned in store-spec: component → fresh ports.
+        const rolling = new Map<string, PortAssignment[]>();
+        const retirements: Retirement[] = [];
         const steps: Step[] = [];
 
         steps.push({
@@ -408,7 +659,10 @@ export class Engine {
               return routeKeys(def).length === 0 ? skipped("no routes") : unchanged();
             }
             await this.#portLock.run("ports", async () => {
-              const taken = new Set(store.listPorts().map((p) => p.hostPort));
+              const taken = new Set([
+                ...store.listPorts().map((p) => p.hostPort),
+                ...this.#reserved,
+              ]);
               newPorts = await allocatePorts(
                 portDiff.need,
                 def.name,
@@ -450,6 +704,7 @@ export class Engine {
                 }),
             ]);
             actions = planContainers(def.name, specs, current);
+            await this.#planRolling(def, actions, specs, ports(), rolling, touched);
             const componentsSame =
               previous !== undefined &&
               previous.components.length === specs.length &&
@@ -480,6 +735,7 @@ export class Engine {
             return done(previous ? "updated" : "new service");
           },
           undo: async () => {
+            for (const p of [...rolling.values()].flat()) this.#reserved.delete(p.hostPort);
             if (previous) {
               store.putService(previous);
               store.setActive(previous.name, previous.active);
@@ -540,7 +796,11 @@ export class Engine {
             do: async () => {
               const action = actions.find((a) => a.kind !== "remove" && a.component === c.name);
               if (!action) throw new Error(`no plan for component ${c.name}`);
-              inner = this.#containerStep(action);
+              const fresh = rolling.get(c.name);
+              inner =
+                action.kind === "replace" && fresh
+                  ? this.#rollingStep(def, c, action, fresh, ports, swapped, retirements)
+                  : this.#containerStep(action);
               return inner.do();
             },
             undo: async () => {
@@ -552,15 +812,22 @@ export class Engine {
         steps.push(...this.#routeSteps(def, ports));
 
         const result = await runSteps(def.name, steps, emit, onStep);
+        await this.#retire(def.name, retirements, emit);
 
         // Cleanup after success: previous containers of replaced components, containers of
         // components no longer defined, and ports of routes that are gone.
+        // A replacement through the proxy leaves no `_prev`; its `_next` was renamed.
         const leftovers = [
           ...actions
-            .filter((a) => a.kind === "replace" && touched(a.component))
+            .filter(
+              (a) => a.kind === "replace" && touched(a.component) && !rolling.has(a.component),
+            )
             .map((a) => (a.kind === "replace" ? previousName(a.spec.name) : "")),
           ...(component === undefined
-            ? actions.filter((a) => a.kind === "remove").map((a) => a.current.name)
+            ? actions
+                .filter((a) => a.kind === "remove")
+                .map((a) => a.current.name)
+                .filter((n) => !retirements.some((r) => r.next === n))
             : []),
         ];
         await this.#cleanup(def.name, leftovers, emit);

@@ -112,6 +112,7 @@ export function adaptRuntime(
       }),
     rename: (name, newName) => podman.renameContainer(name, newName),
     inspect: async (name) => settingsFromDetails(await podman.inspectContainer(name)),
+    exec: (name, cmd, options) => podman.execContainer(name, cmd, { timeoutMs: options.timeoutMs }),
     async *logs(name: string, options: LogOptions): AsyncIterable<LogLine> {
       const base = {
         ...(options.tail !== undefined ? { tail: options.tail } : {}),

@@ -70,4 +70,16 @@ export interface ContainerRuntime {
   remove(name: string, options?: { force?: boolean; timeoutSeconds?: number }): Promise<void>;
   rename(name: string, newName: string): Promise<void>;
   logs(name: string, options: LogOptions): AsyncIterable<LogLine>;
+  /**
+   * Runs a program inside a running container (health checks of type command). A non-zero
+   * exit is a result; a missing or stopped container throws. Optional: a runtime without it
+   * fails command checks.
+   */
+  exec?(name: string, cmd: string[], options: { timeoutMs: number }): Promise<ExecResult>;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
 }

@@ -3,6 +3,7 @@ import { AgentService } from "@mcp/proto/agent/v1";
 import { pino } from "pino";
 import { Agent } from "../../src/agent.ts";
 import { Engine } from "../../src/deploy/engine.ts";
+import { HealthChecker } from "../../src/health/checker.ts";
 import { ObservedState } from "../../src/observed.ts";
 import type { Platform } from "../../src/platform.ts";
 import type { ContainerRuntime } from "../../src/runtime/runtime.ts";
@@ -33,6 +34,8 @@ export function makeAgent(options: { runtime?: ContainerRuntime; platform?: Plat
     observed,
     platform,
     probe: async () => true,
+    // Fake containers serve nothing: health probes pass as a working service's would.
+    health: new HealthChecker({ runtime, prober: async () => ({ ok: true, message: "" }) }),
     options: {
       nodeName: "rift",
       address: "127.0.0.1",
@@ -42,6 +45,7 @@ export function makeAgent(options: { runtime?: ContainerRuntime; platform?: Plat
       portRange: { low: 30000, high: 30100 },
       historyKeep: 5,
       stopTimeoutSeconds: 1,
+      drainMs: 0,
     },
   });
   const agent = new Agent(store, engine, observed, runtime, platform, {

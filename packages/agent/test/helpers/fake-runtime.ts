@@ -6,7 +6,7 @@ import type {
   LogOptions,
 } from "../../src/runtime/runtime.ts";
 
-type Method = "pull" | "create" | "start" | "stop" | "remove" | "rename" | "restart";
+type Method = "pull" | "create" | "start" | "stop" | "remove" | "rename" | "restart" | "exec";
 
 /** A complete in-memory runtime for unit tests, with call counting and fault injection. */
 export class FakeRuntime implements ContainerRuntime {
@@ -126,6 +126,16 @@ export class FakeRuntime implements ContainerRuntime {
     this.containers.delete(name);
     c.name = newName;
     this.containers.set(newName, c);
+  }
+
+  /** What a command run in a container exits with (health checks); default 0. */
+  execExit: (name: string, cmd: string[]) => number = () => 0;
+
+  async exec(name: string, cmd: string[]) {
+    this.#check("exec", name);
+    const c = this.#get(name);
+    if (c.state !== "running") throw new Error(`container ${name} is not running`);
+    return { exitCode: this.execExit(name, cmd), stdout: "", stderr: "" };
   }
 
   async *logs(name: string, options: LogOptions): AsyncIterable<LogLine> {
