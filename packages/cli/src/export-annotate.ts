@@ -11,22 +11,37 @@ export interface PublishedPort {
   protocol: string;
 }
 
-/** Published ports per component, from the service's containers (`podman ps`). */
-export function publishedPorts(containers: readonly Container[]): Map<string, PublishedPort[]> {
+/**
+ * Published ports per component, from the containers `podman ps` shows. Adopted containers
+ * carry no MCP labels, so a container counts for a component by label or by its name,
+ * `<service>-<component>`.
+ */
+export function publishedPorts(
+  containers: readonly Container[],
+  service: string,
+  components: readonly string[],
+): Map<string, PublishedPort[]> {
   const out = new Map<string, PublishedPort[]>();
-  for (const c of containers) {
-    if (!c.component) continue;
-    const list = out.get(c.component) ?? [];
-    for (const p of c.ports) {
-      if (list.some((x) => x.containerPort === p.containerPort && x.protocol === p.protocol)) {
-        continue;
+  for (const component of components) {
+    const list: PublishedPort[] = [];
+    for (const c of containers) {
+      const mine =
+        c.service === service && c.managed
+          ? c.component === component
+          : c.name === `${service}-${component}`;
+      if (!mine) continue;
+      for (const p of c.ports) {
+        if (list.some((x) => x.containerPort === p.containerPort && x.protocol === p.protocol)) {
+          continue;
+        }
+        list.push({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol });
       }
-      list.push({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol });
     }
-    out.set(
-      c.component,
-      list.sort((a, b) => a.containerPort - b.containerPort),
-    );
+    if (list.length > 0)
+      out.set(
+        component,
+        list.sort((a, b) => a.containerPort - b.containerPort),
+      );
   }
   return out;
 }

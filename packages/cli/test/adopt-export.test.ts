@@ -229,7 +229,8 @@ function exportAgent(): AgentImpl {
         toml: adoptedToml,
       };
     },
-    async listContainers() {
+    async listContainers(req) {
+      expect(req.includeUnmanaged).toBe(true);
       return {
         containers: [
           container({

@@ -41,6 +41,13 @@ export function unifiedDiff(
     .replace(/\n+$/, "")}\n`;
 }
 
+/** Component names of a definition's text, when the agent sent no structured spec. */
+function componentNames(toml: string): string[] {
+  return [...toml.matchAll(/^\[\[components\]\]\s*\n\s*name\s*=\s*"([^"]+)"/gm)].map(
+    (m) => m[1] as string,
+  );
+}
+
 async function readIfExists(file: string): Promise<string | undefined> {
   try {
     return await readFile(file, "utf8");
@@ -64,14 +71,20 @@ export async function serviceExport(ctx: Context, args: ServiceExportArgs): Prom
   const node = await locateService(ctx, args.service);
   const [exported, containers] = await Promise.all([
     callNode(ctx, node, (c, o) => c.exportService({ service: args.service }, o)),
-    callNode(ctx, node, (c, o) => c.listContainers({ service: args.service }, o)),
+    callNode(ctx, node, (c, o) => c.listContainers({ includeUnmanaged: true }, o)),
   ]);
   const file = definitionPath(config.servicesDir, args.service);
   const text = annotateExport({
     toml: exported.toml,
     service: args.service,
     node: node.name,
-    ports: publishedPorts(containers.containers),
+    ports: publishedPorts(
+      containers.containers,
+      args.service,
+      exported.spec?.components.length
+        ? exported.spec.components.map((c) => c.name)
+        : componentNames(exported.toml),
+    ),
   });
   // What `mcp-servicedef lint` would say: never write a file the next command refuses.
   checkDefinition(text, file, args.service);
