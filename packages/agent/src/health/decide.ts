@@ -55,14 +55,14 @@ export interface HealthRecord {
   startedAt: number;
   /** Consecutive failures that counted (after the start period). */
   failures: number;
-  /** When the last probe ran; 0 before the first. */
-  lastProbeAt: number;
+  /** When the last probe ran; undefined before the first. */
+  lastProbeAt: number | undefined;
   /** The last failure's reason; "" after a success. */
   lastError: string;
 }
 
 export function initialHealth(startedAt: number): HealthRecord {
-  return { status: "starting", startedAt, failures: 0, lastProbeAt: 0, lastError: "" };
+  return { status: "starting", startedAt, failures: 0, lastProbeAt: undefined, lastError: "" };
 }
 
 /**
@@ -86,5 +86,5 @@ export function recordProbe(
 
 /** Whether the policy's interval has passed since the last probe. Pure. */
 export function probeDue(rec: HealthRecord, at: number, policy: Pick<HealthPolicy, "intervalMs">) {
-  return rec.lastProbeAt === 0 || at - rec.lastProbeAt >= policy.intervalMs;
+  return rec.lastProbeAt === undefined || at - rec.lastProbeAt >= policy.intervalMs;
 }
