@@ -452,6 +452,11 @@ const serviceCommands = new Set([
   "status",
   "logs",
   "edit",
+  "diff",
+  "history",
+  "rollback",
+  "events",
+  "adopt",
 ]);
 
 type ConfigModule = typeof import("./config.js");
