@@ -283,3 +283,20 @@ describe("the §9 walkthrough on the local platform", () => {
     expect(unreachable.code).toBe(3);
   });
 });
+
+describe("mcp-sim up refuses a directory the agent's Podman could not reach", () => {
+  it("names the directory and the fix, and creates nothing", async () => {
+    const closed = await mkdtemp(join(tmpdir(), "mcp-e2e-closed-"));
+    try {
+      await chmod(closed, 0o700);
+      const r = await runNode(SIM, ["up", "--dir", join(closed, "platform")]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        `mcp-sim: ${closed} is not searchable by other users (mode 700); the agent's Podman runs as another user`,
+      );
+      expect(existsSync(join(closed, "platform"))).toBe(false);
+    } finally {
+      await rm(closed, { recursive: true, force: true });
+    }
+  });
+});

@@ -92,8 +92,9 @@ async function readState(file: string): Promise<Partial<PlatformState>> {
  */
 async function checkTraversable(dir: string): Promise<void> {
   for (let d = dirname(dir); ; d = dirname(d)) {
-    const st = await stat(d);
-    if ((st.mode & 0o001) === 0) {
+    // Directories still to be created get mkdir's default mode, searchable by others.
+    const st = await stat(d).catch(() => undefined);
+    if (st && (st.mode & 0o001) === 0) {
       throw new Error(
         `${d} is not searchable by other users (mode ${(st.mode & 0o777).toString(8)}); the agent's Podman runs as another user and must reach ${dir}: use a directory elsewhere or chmod o+x ${d}`,
       );
@@ -165,7 +166,6 @@ export async function upPlatform(opts: UpOptions): Promise<UpResult> {
   }
   const user = await podmanUser(opts.podmanUser ?? "mcp");
 
-  await mkdir(layout.dir, { recursive: true });
   await checkTraversable(layout.dir);
   for (const d of [layout.dir, layout.agentDir]) {
     await mkdir(d, { recursive: true });
