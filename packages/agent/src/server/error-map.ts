@@ -1,6 +1,9 @@
 import { fromJson, type JsonObject } from "@bufbuild/protobuf";
 import { StructSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
+
+type OutgoingDetail = NonNullable<ConstructorParameters<typeof ConnectError>[3]>[number];
+
 import { errorLine, InvalidSpecError, isAgentError } from "../errors.ts";
 
 const PODMAN_UNAVAILABLE = new Set(["podman-missing", "environment", "timeout", "aborted"]);
@@ -17,7 +20,56 @@ function podmanCode(e: unknown): Code {
  * column}]}` besides the first one in the message.
  */
 export function toConnectError(e: unknown): ConnectError {
-  if (e instanceof ConnectError) return e;
+  return bounded(mapError(e));
+}
+
+/**
+ * Messages and diagnostics echo the caller's input (a 70 000-character name), and gRPC
+ * sends them in trailers: past HTTP/2's header limits the stream dies with FRAME_SIZE_ERROR
+ * and takes the connection's next calls with it. So every message is cut to MAX_MESSAGE
+ * characters and each diagnostic's text to MAX_DIAGNOSTIC, at most MAX_DIAGNOSTICS of them.
+ */
+const MAX_MESSAGE = 1000;
+const MAX_DIAGNOSTIC = 300;
+const MAX_DIAGNOSTICS = 50;
+
+function cut(text: string, max: number): string {
+  return text.length <= max
+    ? text
+    : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+function bounded(ce: ConnectError): ConnectError {
+  if (ce.rawMessage.length <= MAX_MESSAGE) return ce;
+  return new ConnectError(
+    cut(ce.rawMessage, MAX_MESSAGE),
+    ce.code,
+    ce.metadata,
+    ce.details.filter((d): d is OutgoingDetail => "desc" in d),
+    ce.cause,
+  );
+}
+
+function boundedDiagnostics(diagnostics: readonly object[]): JsonObject[] {
+  return diagnostics.slice(0, MAX_DIAGNOSTICS).map((d) => {
+    const out: JsonObject = {};
+    for (const [k, v] of Object.entries(d)) {
+      out[k] = typeof v === "string" ? cut(v, MAX_DIAGNOSTIC) : (v as JsonObject[string]);
+    }
+    return out;
+  });
+}
+
+function mapError(e: unknown): ConnectError {
+  if (e instanceof ConnectError) {
+    // connect-es reports a request it cannot decode as Internal; it is the caller's bad
+    // bytes. (Unary requests are decoded before the interceptors, out of this function's
+    // reach: they still answer Internal "parse binary: …".)
+    if (e.code === Code.Internal && /^parse (binary|JSON)/.test(e.rawMessage)) {
+      return new ConnectError(e.rawMessage, Code.InvalidArgument, undefined, undefined, e);
+    }
+    return e;
+  }
   if (isAgentError(e)) {
     switch (e.kind) {
       case "invalid-argument": {
@@ -27,7 +79,7 @@ export function toConnectError(e: unknown): ConnectError {
                 {
                   desc: StructSchema,
                   value: fromJson(StructSchema, {
-                    diagnostics: e.diagnostics as unknown as JsonObject[],
+                    diagnostics: boundedDiagnostics(e.diagnostics as unknown as object[]),
                   }),
                 },
               ]
@@ -43,7 +95,7 @@ export function toConnectError(e: unknown): ConnectError {
       case "step-failed": {
         const cause = e.cause;
         let code = Code.FailedPrecondition;
-        if (isAgentError(cause)) code = toConnectError(cause).code;
+        if (isAgentError(cause)) code = mapError(cause).code;
         else if (isPodmanError(cause)) code = podmanCode(cause);
         else if (isMciasUnavailable(cause) || isUnavailable(cause)) code = Code.Unavailable;
         return new ConnectError(e.message, code, undefined, undefined, e);

@@ -54,6 +54,9 @@ export function errorInterceptor(log: Logger): Interceptor {
   };
 }
 
+/** The largest request message the agent reads (8 MiB). */
+export const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+
 export interface ServerOptions {
   /** `host:port`; port 0 picks a free one. */
   listen: string;
@@ -86,6 +89,9 @@ export async function startServer(agent: Agent, opts: ServerOptions): Promise<Ru
       router.service(AgentService, agentServiceImpl(agent));
     },
     interceptors: [errorInterceptor(opts.log), authInterceptor(opts.validate)],
+    // A node's definitions are kilobytes; a bigger request is refused (ResourceExhausted)
+    // before it is buffered, instead of up to the library's 4 GiB default.
+    readMaxBytes: MAX_REQUEST_BYTES,
   });
   const server = createSecureServer(
     {
