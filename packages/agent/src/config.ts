@@ -99,6 +99,18 @@ const sections = {
     cert_dir: optStr,
   }),
   history: z.strictObject({ keep: z.number().int().min(1).max(100).default(5) }),
+  // Zero-downtime replacement: how long a replaced container keeps serving ("" = each
+  // component's `drain`), and the slack on top of a new container's health-check budget.
+  deploy: z.strictObject({
+    drain: z
+      .string()
+      .regex(
+        /^(\d+(ms|s|m|h|d))?$/,
+        'expected a duration such as "5s", or "" for the definition\'s',
+      )
+      .default(""),
+    health_margin: duration.default("5s"),
+  }),
 } as const;
 
 const required = new Set(["server", "database", "mcias", "agent"]);

@@ -14,6 +14,7 @@ import { lazyRuntime } from "./runtime/lazy.ts";
 import type { ContainerRuntime } from "./runtime/runtime.ts";
 import type { ValidateToken } from "./server/auth.ts";
 import { type RunningServer, startServer } from "./server/server.ts";
+import { settleInterruptedDeploys } from "./settle.ts";
 import { openStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
 
@@ -221,9 +222,12 @@ export async function runAgent(
       portRange: config.portRange,
       historyKeep: config.history.keep,
       stopTimeoutSeconds: Math.ceil(durationMs(config.podman.stop_timeout) / 1000),
+      drainMs: config.deploy.drain === "" ? undefined : durationMs(config.deploy.drain),
+      healthMarginMs: durationMs(config.deploy.health_margin),
     },
     warn: (msg, fields) => log.warn(fields ?? {}, msg),
   });
+  observed.healthOf = (c) => engine.health.statusOf(c);
   const agent = new Agent(store, engine, observed, runtime, platform, {
     nodeName: config.agent.node_name,
     role: config.agent.role,
@@ -236,6 +240,7 @@ export async function runAgent(
     rootless: config.podman.run_as !== "" || process.getuid?.() !== 0,
   });
 
+  const interrupted = store.unfinishedOperations();
   try {
     await recoverInterrupted(store, runtime, log);
   } catch (e) {
@@ -262,6 +267,7 @@ export async function runAgent(
     { listen: config.server.grpc_addr, port: server.port, version: AGENT_VERSION },
     "mcp-agent listening",
   );
+  void settleInterruptedDeploys(interrupted, store, engine, log);
   const monitor = await createMonitor(config, { store, observed, engine, log }, { followEvents });
   // The first cycle waits a moment so that it does not compete with start-up.
   monitor.start(Math.min(durationMs(config.monitor.interval), 1000));

@@ -15,6 +15,12 @@ export class ObservedState {
   // with, or cached for, a reader that comes after it.
   #generation = 0;
   #inflight: { generation: number; promise: Promise<ContainerInfo[]> } | undefined;
+  /**
+   * The agent's own health verdict for a container the runtime gives none for (Podman's
+   * list carries no health; the agent runs the checks itself). Read on every list, so a
+   * verdict from the monitor shows without waiting for the next refresh.
+   */
+  healthOf: ((c: ContainerInfo) => string) | undefined;
 
   constructor(
     private readonly runtime: ContainerRuntime,
@@ -33,8 +39,16 @@ export class ObservedState {
 
   /** Cached list when fresh, else one refresh. */
   async list(): Promise<ContainerInfo[]> {
-    if (this.#valid && Date.now() - this.#at < this.maxAgeMs) return this.#containers;
+    if (this.#valid && Date.now() - this.#at < this.maxAgeMs) {
+      return this.#withHealth(this.#containers);
+    }
     return this.refresh();
+  }
+
+  #withHealth(containers: ContainerInfo[]): ContainerInfo[] {
+    const of = this.healthOf;
+    if (!of) return containers;
+    return containers.map((c) => (c.health ? c : { ...c, health: of(c) }));
   }
 
   /** A fresh list from the runtime (shared with concurrent callers). */
@@ -43,9 +57,10 @@ export class ObservedState {
     if (this.#inflight?.generation === generation) return this.#inflight.promise;
     const promise = this.runtime
       .list()
-      .then((containers) => {
+      .then((listed) => {
+        const containers = this.#withHealth(listed);
         if (generation === this.#generation) {
-          this.#containers = containers;
+          this.#containers = listed;
           this.#at = Date.now();
           this.#valid = true;
           this.store.replaceObserved(

@@ -247,3 +247,32 @@ describe("HealthChecker.checkAll (for the monitor)", () => {
     expect(hc.statusOf({ id: "id1" })).toBe("");
   });
 });
+
+describe("ObservedState shows the agent's verdicts", () => {
+  it("fills health for containers the runtime reports none for, on every list", async () => {
+    const { ObservedState } = await import("../src/observed.ts");
+    const { openStore } = await import("../src/store/sqlite.ts");
+    const rt = new FakeRuntime();
+    rt.images.add("x:v1");
+    const id = await rt.run({
+      name: "web-api",
+      image: "x:v1",
+      labels: { "mcp.service": "web", "mcp.component": "api" },
+      env: {},
+      ports: [],
+      volumes: [],
+    });
+    const store = openStore(":memory:");
+    const observed = new ObservedState(rt, store, 60_000);
+    const hc = new HealthChecker({ runtime: rt });
+    observed.healthOf = (c) => hc.statusOf(c);
+    expect((await observed.refresh())[0]?.health).toBe("");
+    hc.set(id, { ...initialHealth(0), status: "unhealthy" });
+    // From the cache, without a new `podman ps`.
+    const calls = rt.calls.length;
+    expect((await observed.list())[0]?.health).toBe("unhealthy");
+    expect(rt.calls.length).toBe(calls);
+    await observed.refresh();
+    expect(store.listObserved()[0]?.health).toBe("unhealthy");
+  });
+});
