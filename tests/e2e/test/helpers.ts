@@ -75,16 +75,17 @@ export async function resolve4(r: Resolver, name: string): Promise<string[] | st
   }
 }
 
-/** GET / at address:port with SNI `servername`, trusting only `ca`. */
+/** GET `path` at address:port with SNI `servername`, trusting only `ca`. */
 export function httpsGet(
   address: string,
   port: number,
   servername: string,
   ca: string,
+  path = "/",
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: address, port, servername, ca, path: "/", timeout: 3000, agent: false },
+      { host: address, port, servername, ca, path, timeout: 3000, agent: false },
       (res) => {
         let body = "";
         res.on("data", (d: Buffer) => {
@@ -105,11 +106,12 @@ export async function httpsUntilOk(
   port: number,
   servername: string,
   ca: string,
+  path = "/",
   timeoutMs = 15_000,
 ): Promise<{ status: number; body: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await httpsGet(address, port, servername, ca).catch((e: Error) => ({
+    const r = await httpsGet(address, port, servername, ca, path).catch((e: Error) => ({
       status: 0,
       body: e.message,
     }));

@@ -8,7 +8,7 @@
 // Everything this suite creates is named with a prefix unique to the run (testkit), so it
 // never meets the Quick start's demo (service `demo` in .mcp-demo/), which may be running.
 import { existsSync, readFileSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PodmanClient } from "@mcp/podman-client";
@@ -37,6 +37,7 @@ let svc: string;
 let host: string;
 let proxyPort: number;
 let metacryptCa: string;
+let srvDir: string;
 const builtImages: string[] = [];
 const root = new PodmanClient();
 
@@ -79,8 +80,10 @@ async function status() {
 }
 
 function definition(version: string): string {
-  return `# Spec §9 step 3, adapted to the local platform: node "local", an L7 route on :443.
-name = "${svc}"
+  // Spec §9 step 3, adapted to the local platform: node "local", the volume under the
+  // test's directory, and an L7 route on :443 (busybox httpd speaks no TLS, so the
+  // proxy terminates it) beside the spec's L4 route "rest" on :8443.
+  return `name = "${svc}"
 node = "local"
 
 [build.images]
@@ -89,11 +92,17 @@ ${svc} = "Dockerfile.api"
 [[components]]
 name = "api"
 image = "${up.registry}/${svc}:${version}"
+volumes = ["${srvDir}:/srv/myservice"]
 
 [[components.routes]]
 name = "https"
 port = 443
 mode = "l7"
+
+[[components.routes]]
+name = "rest"
+port = 8443
+mode = "l4"
 `;
 }
 
@@ -106,7 +115,7 @@ function alive(pid: number): boolean {
   }
 }
 
-const get = () => httpsUntilOk("127.0.0.1", proxyPort, host, metacryptCa);
+const get = (path = "/") => httpsUntilOk("127.0.0.1", proxyPort, host, metacryptCa, path);
 
 beforeAll(async () => {
   h = await setupPodman({ image: false });
@@ -129,7 +138,15 @@ beforeAll(async () => {
   proxyPort = Number(up.sim.mcproxy.listeners[":443"]?.split(":").pop());
   metacryptCa = await readFile(up.sim.metacrypt.caFile, "utf8");
 
-  // Step 1–2 of the walkthrough: the source tree, with a Dockerfile that serves its version
+  // Step 1 of the walkthrough: the service's directory on the node, owned by `mcp`.
+  srvDir = join(dir, "srv", "myservice");
+  await mkdir(srvDir, { recursive: true });
+  await writeFile(join(srvDir, "motd.txt"), "from the node's /srv/myservice\n");
+  await chown(join(dir, "srv"), h.user.uid, h.user.gid);
+  await chown(srvDir, h.user.uid, h.user.gid);
+  await chown(join(srvDir, "motd.txt"), h.user.uid, h.user.gid);
+
+  // Step 2 (the release) is the source tree, with a Dockerfile that serves its version
   // and writes a line to the log every 200 ms (for `mcp logs -f`); sh as PID 1 traps
   // SIGTERM, which busybox httpd would ignore (every stop would wait out the timeout).
   await mkdir(join(workspace, svc), { recursive: true });
@@ -138,7 +155,7 @@ beforeAll(async () => {
     `FROM ${base}
 ARG VERSION
 RUN echo "${svc} $VERSION" > /www/index.html
-CMD ["sh", "-c", "trap 'exit 0' TERM; (while true; do echo tick; sleep 0.2; done) & httpd -f -p \${PORT_HTTPS} -h /www & wait"]
+CMD ["sh", "-c", "trap 'exit 0' TERM; cp /srv/myservice/motd.txt /www/; (while true; do echo tick; sleep 0.2; done) & httpd -f -p \${PORT_HTTPS} -h /www & wait"]
 `,
   );
 }, 180_000);
@@ -200,6 +217,16 @@ describe("the §9 walkthrough on the local platform", () => {
     const dns = resolver(up.sim.mcns.dnsPort);
     expect(await resolve4(dns, host)).toEqual(["127.0.0.1"]);
     expect(await get()).toEqual({ status: 200, body: `${svc} v1.0.0\n` });
+    // The volume of step 1 is mounted: the container serves a file from it.
+    expect(await get("/motd.txt")).toEqual({
+      status: 200,
+      body: "from the node's /srv/myservice\n",
+    });
+    // Both routes got a port; mcp status <service> shows them.
+    const one = await mcp("status", svc, "--json");
+    const ports = (JSON.parse(one.stdout) as { components: { ports: Record<string, number> }[] })
+      .components[0]?.ports;
+    expect(Object.keys(ports ?? {}).sort()).toEqual(["https", "rest"]);
     // Only the Metacrypt CA is trusted, and the certificate names the service.
     await expect(httpsGet("127.0.0.1", proxyPort, host, "")).rejects.toThrow();
   });

@@ -152,6 +152,7 @@ async function current(
 export async function upPlatform(opts: UpOptions): Promise<UpResult> {
   const log = opts.log ?? (() => {});
   const layout = platformLayout(resolve(opts.dir));
+  await checkTraversable(layout.dir);
   const root = repoRoot();
   const simBin = fileURLToPath(new URL("./bin.js", import.meta.url));
   const agentBin =
@@ -166,7 +167,6 @@ export async function upPlatform(opts: UpOptions): Promise<UpResult> {
   }
   const user = await podmanUser(opts.podmanUser ?? "mcp");
 
-  await checkTraversable(layout.dir);
   for (const d of [layout.dir, layout.agentDir]) {
     await mkdir(d, { recursive: true });
     await chmod(d, 0o711);
