@@ -1,0 +1,252 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createMcnsClient, type McnsClient } from "@mcp/mcns-client";
+import { createMcProxyClient, type McProxyClient } from "@mcp/mcproxy-client";
+import {
+  ensureLocalCa,
+  issueServerCert,
+  MciasStore,
+  type SimInstance,
+  silentLogger,
+  startSim,
+} from "@mcp/sim";
+import { freePort, type PodmanHarness, setupPodman } from "@mcp/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AgentProcess,
+  agentClient,
+  agentConfig,
+  spawnAgent,
+  type TestEnv,
+} from "../helpers/process.ts";
+import { codeOf, drain, dumpDb, integrityCheck } from "../security/shared.ts";
+
+// SIGKILL in the middle of a deploy, at each step that leaves something behind (the
+// test-only hook MCP_AGENT_TEST_CRASH_AFTER=<step> kills the agent right after that step
+// changed something), on the whole sim platform: Metacrypt certificate, mc-proxy route,
+// MCNS record, host port, container. On restart the agent closes the interrupted operation
+// and completes the deploy from the stored definition — or, cut before the definition was
+// stored, releases the ports it had taken. Afterwards nothing is orphaned: one container,
+// one route, one record, the service's ports only, and ServiceStatus tells the truth; an
+// undeploy then leaves nothing at all.
+
+const ZONE = "svc.mcp.metacircular.net";
+let dir: string;
+let sim: SimInstance;
+let env: TestEnv;
+let podman: PodmanHarness;
+let proxy: McProxyClient;
+let mcns: McnsClient;
+let certsDir: string;
+let configFile: string;
+let port: number;
+let running: AgentProcess | undefined;
+const portLow = 49000 + Math.floor(Math.random() * 100) * 100;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "mcp-agent-crash-"));
+  const simDir = join(dir, "sim");
+  certsDir = join(dir, "certs");
+  try {
+    sim = await startSim({ dir: simDir, log: silentLogger });
+    const ca = await ensureLocalCa(simDir);
+    const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
+    await writeFile(join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
+    await writeFile(join(dir, "agent.key"), leaf.key, { mode: 0o600 });
+    const admin = (await new MciasStore(join(simDir, "mcias")).issueToken("admin", 3_600_000))
+      .token;
+    env = {
+      dir,
+      sim,
+      ca: ca.cert,
+      certFile: join(dir, "agent.pem"),
+      keyFile: join(dir, "agent.key"),
+      tokens: { admin, operator: "", expired: "" },
+      close: async () => {},
+    };
+    podman = await setupPodman();
+    const mc = sim.endpoints.metacrypt;
+    const ns = sim.endpoints.mcns;
+    port = await freePort();
+    configFile = join(dir, "mcp-agent.toml");
+    await writeFile(
+      configFile,
+      agentConfig(env, {
+        port,
+        portLow,
+        extra: `
+[metacrypt]
+server_url = "${mc?.url}"
+ca_cert = "${mc?.caFile}"
+token_file = "${mc?.extra?.tokenFile}"
+
+[mcproxy]
+socket = "${sim.endpoints.mcproxy?.socket}"
+
+[mcns]
+server_url = "${ns?.url}"
+ca_cert = "${ns?.caFile}"
+token_file = "${ns?.extra?.tokenFile}"
+zone = "${ZONE}"
+
+[certs]
+dir = "${certsDir}"
+
+[monitor]
+interval = "1h"
+`,
+      }),
+    );
+    proxy = createMcProxyClient({ socketPath: sim.endpoints.mcproxy?.socket ?? "" });
+    mcns = createMcnsClient({
+      url: ns?.url ?? "",
+      token: (await readFile(String(ns?.extra?.tokenFile), "utf8")).trim(),
+      ca: await readFile(ns?.caFile ?? ""),
+    });
+  } catch (e) {
+    await podman?.cleanup();
+    await sim?.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await running?.stop();
+  proxy?.close();
+  await mcns?.close();
+  await podman?.cleanup();
+  await sim?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+async function start(crashAfter?: string): Promise<AgentProcess> {
+  // execa hands the child this process's environment as it is at spawn time.
+  if (crashAfter) process.env.MCP_AGENT_TEST_CRASH_AFTER = crashAfter;
+  try {
+    return await spawnAgent(configFile, port, env.ca);
+  } finally {
+    delete process.env.MCP_AGENT_TEST_CRASH_AFTER;
+  }
+}
+
+function toml(name: string): string {
+  return `name = "${name}"
+node = "rift"
+
+[[components]]
+name = "web"
+image = "${podman.image}"
+cmd = ["sh", "-c", "exec httpd -f -p $PORT -h /"]
+
+[[components.routes]]
+port = 443
+mode = "l7"
+`;
+}
+
+/** Everything a deploy of `name` can leave behind, from the systems themselves. */
+async function leftovers(name: string) {
+  const host = `${name}.${ZONE}`;
+  const containers = (await podman.client.listContainers({ all: true }))
+    .filter((c) => c.name.startsWith(`${name}-`))
+    .map((c) => `${c.name} ${c.state}`);
+  const routes = (await proxy.listRoutes()).filter((r) => r.hostname === host).length;
+  const records = (await mcns.listRecords(ZONE, { name })).length;
+  const db = dumpDb(join(dir, "mcp.db"));
+  const ports = (db.port_assignments as { service: string }[]).filter(
+    (p) => p.service === name,
+  ).length;
+  const services = (db.services as { name: string }[]).filter((s) => s.name === name).length;
+  const certs = [".pem", ".key"].filter((x) => existsSync(join(certsDir, `${name}${x}`))).length;
+  return { containers, routes, records, ports, services, certs };
+}
+
+async function until<T>(what: string, f: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const v = await f();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const STEPS = ["allocate-ports", "store-spec", "certificate", "container", "register-routes"];
+
+describe("SIGKILL during a deploy, then restart", () => {
+  for (const step of [...STEPS, "register-dns"]) {
+    it(`after ${step}: the restarted agent settles it and nothing is orphaned`, async () => {
+      const name = podman.name(`k-${step.replace(/[^a-z]/g, "").slice(0, 8)}`);
+      const crashing = await start(step);
+      const admin = () => agentClient(port, env.ca, env.tokens.admin);
+      const code = await codeOf(
+        drain(admin().deploy({ spec: { name, node: "rift", toml: toml(name) } })),
+      );
+      const exit = await crashing.proc;
+      // register-dns is the last step: the deploy may have answered before the kill landed.
+      if (step !== "register-dns") expect(code).not.toBe("ok");
+      expect(exit.signal).toBe("SIGKILL");
+      expect(integrityCheck(join(dir, "mcp.db"))).toBe("ok");
+
+      running = await start();
+      const ops = () =>
+        Promise.resolve(
+          (dumpDb(join(dir, "mcp.db")).operations as { service: string; status: string }[])
+            .filter((o) => o.service === name)
+            .map((o) => o.status),
+        );
+      // The interrupted operation is closed, never left "running".
+      await until("operations", ops, (s) => !s.includes("running"));
+      if (step === "allocate-ports") {
+        // Cut before the definition was stored: rolled back — the ports are released.
+        const left = await until(
+          "rollback",
+          () => leftovers(name),
+          (l) => l.ports === 0,
+        );
+        expect(left).toEqual({
+          containers: [],
+          routes: 0,
+          records: 0,
+          ports: 0,
+          services: 0,
+          certs: 0,
+        });
+        expect(await codeOf(admin().serviceStatus({ service: name }))).not.toBe("ok");
+      } else {
+        // Completed from the stored definition.
+        const left = await until(
+          "completion",
+          () => leftovers(name),
+          (l) => l.routes === 1 && l.records === 1 && l.containers.length === 1,
+        );
+        expect(left).toEqual({
+          containers: [`${name}-web running`],
+          routes: 1,
+          records: 1,
+          ports: 1,
+          services: 1,
+          certs: 2,
+        });
+        expect((await ops()).at(-1)).toBe("succeeded");
+        const status = await admin().serviceStatus({ service: name });
+        expect(status.drift).toBe(false);
+        expect(status.components.map((c) => c.observedState)).toEqual(["running"]);
+        await drain(admin().undeploy({ service: name }));
+        expect(await leftovers(name)).toEqual({
+          containers: [],
+          routes: 0,
+          records: 0,
+          ports: 0,
+          services: 0,
+          certs: 0,
+        });
+      }
+      await running.stop();
+      running = undefined;
+    }, 60_000);
+  }
+});
