@@ -1,0 +1,301 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createMcnsClient, type McnsClient } from "@mcp/mcns-client";
+import { createMcProxyClient, type McProxyClient } from "@mcp/mcproxy-client";
+import { DeployOutcome, HealthState } from "@mcp/proto/agent/v1";
+import {
+  ensureLocalCa,
+  issueServerCert,
+  MciasStore,
+  type SimInstance,
+  silentLogger,
+  startSim,
+} from "@mcp/sim";
+import { freePort, type PodmanHarness, setupPodman } from "@mcp/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AgentProcess,
+  agentClient,
+  agentConfig,
+  spawnAgent,
+  type TestEnv,
+} from "../helpers/process.ts";
+
+// End to end, with the platform-agent harness: a real agent on real rootless Podman and the
+// sim's mc-proxy, Metacrypt and MCNS. A client asks for the service by name over TLS through
+// the proxy every 20 ms while it is redeployed; not one request may fail.
+
+const ZONE = "svc.mcp.metacircular.net";
+
+let env: TestEnv;
+let sim: SimInstance;
+let podman: PodmanHarness;
+let agent: AgentProcess;
+let proxy: McProxyClient;
+let mcns: McnsClient;
+let metacryptCa: string;
+const portLow = 47000 + Math.floor(Math.random() * 100) * 20;
+
+async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), "mcp-zero-downtime-"));
+  const simDir = join(dir, "sim");
+  const certsDir = join(dir, "certs");
+  try {
+    sim = await startSim({ dir: simDir, log: silentLogger });
+    const ca = await ensureLocalCa(simDir);
+    const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
+    await writeFile(join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
+    await writeFile(join(dir, "agent.key"), leaf.key, { mode: 0o600 });
+    const store = new MciasStore(join(simDir, "mcias"));
+    const admin = (await store.issueToken("admin", 3_600_000)).token;
+    env = {
+      dir,
+      sim,
+      ca: ca.cert,
+      certFile: join(dir, "agent.pem"),
+      keyFile: join(dir, "agent.key"),
+      tokens: { admin, operator: "", expired: "" },
+      close: async () => {},
+    };
+    podman = await setupPodman();
+    const mc = sim.endpoints.metacrypt;
+    const ns = sim.endpoints.mcns;
+    const port = await freePort();
+    const file = join(dir, "agent.toml");
+    await writeFile(
+      file,
+      agentConfig(env, {
+        port,
+        portLow,
+        extra: `
+[deploy]
+drain = "1s"
+
+[metacrypt]
+server_url = "${mc?.url}"
+ca_cert = "${mc?.caFile}"
+token_file = "${mc?.extra?.tokenFile}"
+
+[mcproxy]
+socket = "${sim.endpoints.mcproxy?.socket}"
+
+[mcns]
+server_url = "${ns?.url}"
+ca_cert = "${ns?.caFile}"
+token_file = "${ns?.extra?.tokenFile}"
+zone = "${ZONE}"
+
+[certs]
+dir = "${certsDir}"
+`,
+      }),
+    );
+    agent = await spawnAgent(file, port, env.ca);
+    proxy = createMcProxyClient({ socketPath: sim.endpoints.mcproxy?.socket ?? "" });
+    mcns = createMcnsClient({
+      url: ns?.url ?? "",
+      token: (await readFile(String(ns?.extra?.tokenFile), "utf8")).trim(),
+      ca: await readFile(ns?.caFile ?? ""),
+    });
+    metacryptCa = await readFile(mc?.caFile ?? "", "utf8");
+  } catch (e) {
+    await agent?.stop();
+    await podman?.cleanup();
+    await sim?.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+}, 180_000);
+
+afterAll(async () => {
+  proxy?.close();
+  await mcns?.close();
+  await agent?.stop();
+  await podman?.cleanup();
+  await sim?.stop();
+  if (env?.dir) await rm(env.dir, { recursive: true, force: true });
+}, 60_000);
+
+/** A site that serves its VERSION at /index.html, with an HTTP check on `checkPath`. */
+function siteToml(name: string, image: string, version: string, checkPath = "/index.html") {
+  return `name = "${name}"
+node = "rift"
+
+[[components]]
+name = "web"
+image = "${image}"
+env = ["VERSION=${version}"]
+cmd = ["sh", "-c", "mkdir -p /www && echo $VERSION > /www/index.html && exec httpd -f -p $PORT -h /www"]
+
+[[components.routes]]
+port = 443
+mode = "l7"
+
+[components.health]
+type = "http"
+path = "${checkPath}"
+interval = "500ms"
+retries = 2
+timeout = "1s"
+`;
+}
+
+/** GET /index.html through the proxy's :443 listener by name, a new TLS connection each. */
+function get(servername: string): Promise<{ status: number; body: string }> {
+  const [host, port] = String(sim.endpoints.mcproxy?.extra?.[":443"]).split(":");
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host,
+        port: Number(port),
+        servername,
+        ca: metacryptCa,
+        path: "/index.html",
+        timeout: 3000,
+        agent: false,
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => {
+          body += d.toString();
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function untilServing(host: string, body: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const r = await get(host).catch(() => undefined);
+    if (r?.status === 200 && r.body === body) return;
+    if (Date.now() > deadline) throw new Error(`${host} does not serve "${body}": ${r?.body}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/** Requests every 20 ms until stopped; records every answer and every failure. */
+function hammer(host: string) {
+  const answers: string[] = [];
+  const failures: string[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const started = Date.now();
+      try {
+        const r = await get(host);
+        if (r.status === 200) answers.push(r.body);
+        else failures.push(`HTTP ${r.status}: ${r.body}`);
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
+      await new Promise((res) => setTimeout(res, Math.max(0, 20 - (Date.now() - started))));
+    }
+  })();
+  return {
+    answers,
+    failures,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+async function snapshot(name: string) {
+  const containers = (await podman.client.listContainers({ all: true }))
+    .filter((c) => c.name.startsWith(`${name}-`))
+    .map((c) => [c.name, c.id, c.state])
+    .sort();
+  const routes = (await proxy.listRoutes())
+    .filter((r) => r.hostname === `${name}.${ZONE}`)
+    .map((r) => [r.listener, r.backend]);
+  const records = (await mcns.listRecords(ZONE, { name })).map((r) => [r.type, r.value]);
+  return { containers, routes, records };
+}
+
+describe("zero-downtime redeploy through the proxy", () => {
+  it("v1 → v2 with no failed request; a v3 that fails its check leaves v2 serving; a dry run changes nothing", async () => {
+    const admin = agentClient(agent.port, env.ca, env.tokens.admin);
+    const name = podman.name("zdt");
+    const host = `${name}.${ZONE}`;
+    const deploy = (toml: string, dryRun = false) =>
+      drain(admin.deploy({ spec: { name, node: "rift", toml }, dryRun }));
+    try {
+      await deploy(siteToml(name, podman.image, "v1"));
+      await untilServing(host, "v1");
+      const v1 = await snapshot(name);
+
+      // v1 → v2 while a client asks every 20 ms.
+      const h = hammer(host);
+      await new Promise((res) => setTimeout(res, 300));
+      const started = Date.now();
+      await deploy(siteToml(name, podman.image, "v2"));
+      const deployMs = Date.now() - started;
+      await new Promise((res) => setTimeout(res, 300));
+      await h.stop();
+      expect(h.failures).toEqual([]);
+      expect(h.answers.length).toBeGreaterThan(20);
+      expect(h.answers.at(-1)).toBe("v2");
+      // Once v2 answered, v1 never did again (the routes switched once).
+      expect(h.answers.slice(h.answers.indexOf("v2"))).not.toContain("v1");
+      const v2 = await snapshot(name);
+      expect(v2.containers.map(([n, , s]) => [n, s])).toEqual([[`${name}-web`, "running"]]);
+      expect(v2.containers[0]?.[1]).not.toBe(v1.containers[0]?.[1]);
+      expect(v2.routes[0]?.[1]).not.toBe(v1.routes[0]?.[1]);
+      expect(deployMs).toBeGreaterThanOrEqual(1000); // the drain
+      const history = await admin.history({ service: name });
+      expect(history.deployments.map((d) => [d.outcome, d.message])).toContainEqual([
+        DeployOutcome.SUCCEEDED,
+        "",
+      ]);
+
+      // v3's check asks for a path that 404s: the deploy fails, v2 keeps serving untouched.
+      const h3 = hammer(host);
+      const err = await deploy(siteToml(name, podman.image, "v3", "/missing")).then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+      await new Promise((res) => setTimeout(res, 200));
+      await h3.stop();
+      expect(err?.code).toBe(Code.FailedPrecondition);
+      expect(err?.rawMessage).toMatch(
+        new RegExp(
+          `new container ${name}-web_next \\(.*\\) failed its health check, unhealthy after 2 failed check\\(s\\): GET /missing answered 404, expected 200; ${name}-web keeps serving, routes unchanged`,
+        ),
+      );
+      expect(h3.failures).toEqual([]);
+      expect(new Set(h3.answers)).toEqual(new Set(["v2"]));
+      expect(await snapshot(name)).toEqual(v2);
+      const failed = (await admin.history({ service: name })).deployments.find(
+        (d) => d.outcome !== DeployOutcome.SUCCEEDED,
+      );
+      expect(failed?.message).toMatch(/failed its health check/);
+
+      // Plan / dry run of a change: nothing moves.
+      await deploy(siteToml(name, podman.image, "v4"), true);
+      await admin.plan({ spec: { name, node: "rift", toml: siteToml(name, podman.image, "v4") } });
+      expect(await snapshot(name)).toEqual(v2);
+      // Status shows the agent's health verdict of the container that took over.
+      const status = await admin.serviceStatus({ service: name });
+      expect(status.components.map((c) => [c.name, c.containerId, c.health])).toEqual([
+        ["web", v2.containers[0]?.[1], HealthState.HEALTHY],
+      ]);
+    } finally {
+      await drain(admin.undeploy({ service: name })).catch(() => {});
+    }
+  }, 120_000);
+});
