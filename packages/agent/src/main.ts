@@ -4,7 +4,8 @@ import { type Logger, pino } from "pino";
 import pkg from "../package.json" with { type: "json" };
 import { Agent } from "./agent.ts";
 import { type AgentConfig, durationMs } from "./config.ts";
-import { Engine, previousName } from "./deploy/engine.ts";
+import { Engine, nextName, previousName } from "./deploy/engine.ts";
+import { LABEL_COMPONENT, LABEL_SERVICE } from "./deploy/plan.ts";
 import { errorLine } from "./errors.ts";
 import type { Monitor } from "./monitor/monitor.ts";
 import { createMonitor } from "./monitor/start.ts";
@@ -94,6 +95,32 @@ export async function recoverInterrupted(
       if (!names.has(name)) {
         await runtime.rename(c.name, name);
         await runtime.start(name);
+      } else {
+        await runtime.remove(c.name, { force: true, timeoutSeconds: 0 });
+      }
+    } catch (e) {
+      log.warn(
+        { container: c.name, error: errorLine(e) },
+        "could not settle an interrupted replacement",
+      );
+    }
+  }
+  // A zero-downtime replacement cut short: once the registry holds the new container's
+  // ports, the switch happened and the new one is finished off; before that, it is dropped
+  // and the old one (never stopped before the switch) keeps serving.
+  for (const c of containers) {
+    if (!c.name.endsWith("_next")) continue;
+    const name = c.name.slice(0, -"_next".length);
+    if (nextName(name) !== c.name) continue;
+    const published = new Set(c.ports.map((p) => p.hostPort));
+    const registered = store
+      .listPorts(c.labels[LABEL_SERVICE] ?? "")
+      .filter((p) => p.component === (c.labels[LABEL_COMPONENT] ?? ""));
+    const switched = registered.length > 0 && registered.every((p) => published.has(p.hostPort));
+    try {
+      if (switched || !names.has(name)) {
+        if (names.has(name)) await runtime.remove(name, { force: true, timeoutSeconds: 0 });
+        await runtime.rename(c.name, name);
       } else {
         await runtime.remove(c.name, { force: true, timeoutSeconds: 0 });
       }

@@ -1,7 +1,9 @@
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { Engine, type EngineOptions } from "../src/deploy/engine.ts";
 import type { StepEvent } from "../src/deploy/steps.ts";
 import { HealthChecker } from "../src/health/checker.ts";
+import { recoverInterrupted } from "../src/main.ts";
 import { ObservedState } from "../src/observed.ts";
 import type { RouteRegistration } from "../src/platform.ts";
 import type { ServiceDef } from "../src/spec.ts";
@@ -208,5 +210,29 @@ describe("zero-downtime replacement", () => {
     expect(t.runtime.containers.get("web-api")!.id).toBe(oldApi.id);
     expect(t.runtime.containers.has("web-api_next")).toBe(false);
     expect(t.store.listPorts("web").map((p) => p.hostPort)).toEqual([20000]);
+  });
+
+  it("after a crash: a new container before the switch is dropped, one after it is finished off", async () => {
+    const silent = pino({ level: "silent" });
+    for (const switched of [false, true]) {
+      const t = setup(() => true);
+      await t.engine.deploy(def(V1), "v1", t.emit);
+      const oldId = t.runtime.containers.get("web-api")!.id;
+      // The state a crash leaves: web-api_next running on a fresh port beside web-api.
+      await t.runtime.run({
+        ...t.runtime.containers.get("web-api")!.spec,
+        name: "web-api_next",
+        ports: [{ hostPort: 20001, containerPort: 20001, protocol: "tcp" }],
+      });
+      const nextId = t.runtime.containers.get("web-api_next")!.id;
+      if (switched) {
+        t.store.releasePorts("web");
+        t.store.assignPorts([{ hostPort: 20001, service: "web", component: "api", route: "" }]);
+      }
+      t.store.beginOperation({ id: "op1", service: "web", kind: "deploy" });
+      await recoverInterrupted(t.store, t.runtime, silent);
+      expect([...t.runtime.containers.keys()].sort()).toEqual(["web-api", "web-worker"]);
+      expect(t.runtime.containers.get("web-api")!.id).toBe(switched ? nextId : oldId);
+    }
   });
 });
