@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { PodmanClient } from "@mcp/podman-client";
 import { ensureTestImage, type PodmanHarness, setupPodman } from "@mcp/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -311,19 +311,36 @@ describe("the §9 walkthrough on the local platform", () => {
   });
 });
 
-describe("mcp-sim up refuses a directory the agent's Podman could not reach", () => {
-  it("names the directory and the fix, and creates nothing", async () => {
+describe("mcp-sim up in a directory closed to other users", () => {
+  it("keeps the agent's state where Podman (as mcp) can read it, and deploys through the registry", async () => {
     const closed = await mkdtemp(join(tmpdir(), "mcp-e2e-closed-"));
+    const dir = join(closed, "platform");
+    const name = h.name("closed");
+    let stateDir = "";
     try {
       await chmod(closed, 0o700);
-      const r = await runNode(SIM, ["up", "--dir", join(closed, "platform")]);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain(
-        `mcp-sim: ${closed} is not searchable by other users (mode 700); the agent's Podman runs as another user`,
+      const src = join(closed, "src");
+      await mkdir(join(src, name), { recursive: true });
+      await writeFile(join(src, name, "Dockerfile"), `FROM ${base}\n`);
+      const info = (await simUp(dir, src)) as UpInfo & { agentStateDir: string };
+      stateDir = info.agentStateDir;
+      expect(stateDir).toMatch(/^\/var\/tmp\/mcp-sim-[0-9a-f]{12}\/agent$/);
+      const image = `${info.registry}/${name}:v1.0.0`;
+      builtImages.push(image);
+      await writeFile(
+        join(info.servicesDir, `${name}.toml`),
+        `name = "${name}"\nnode = "local"\n\n[build.images]\n${name} = "Dockerfile"\n\n[[components]]\nname = "api"\nimage = "${image}"\ncmd = ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]\n`,
       );
-      expect(existsSync(join(closed, "platform"))).toBe(false);
+      // The agent pulls with the auth file it wrote beside its database: Podman read it.
+      const r = await runNode(CLI, ["sync"], { MCP_CONFIG: info.mcpToml });
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`local\\s+${name}\\s+deployed\\s+v1\\.0\\.0`));
+      expect(existsSync(join(stateDir, "registry-auth.json"))).toBe(true);
+      await runNode(CLI, ["undeploy", name], { MCP_CONFIG: info.mcpToml });
     } finally {
+      await runNode(SIM, ["down", "--dir", dir]);
       await rm(closed, { recursive: true, force: true });
+      if (stateDir) await rm(dirname(stateDir), { recursive: true, force: true });
     }
   });
 });

@@ -24,6 +24,7 @@ export async function upCommand(opts: UpCommandOptions): Promise<void> {
         token: L.token,
         servicesDir: L.servicesDir,
         logsDir: L.logsDir,
+        agentStateDir: L.agentStateDir,
         registry: r.registryHost,
         node: r.state.nodeName,
         agent: `127.0.0.1:${r.state.agentPort}`,
@@ -57,6 +58,7 @@ export async function upCommand(opts: UpCommandOptions): Promise<void> {
     ["services", L.servicesDir],
     ["workspace", r.state.workspace],
     ["logs", L.logsDir],
+    ...(L.agentStateDir !== L.agentDir ? [["agent-db", L.agentStateDir]] : []),
   ];
   for (const [k, v] of lines) process.stdout.write(`${(k ?? "").padEnd(10)} ${v}\n`);
   process.stdout.write(`\nready: export MCP_CONFIG=${L.mcpToml}; pnpm mcp ps\n`);

@@ -11,6 +11,12 @@ export interface PlatformLayout {
   registryDir: string;
   registryConfig: string;
   agentDir: string;
+  /**
+   * The agent's database directory, where it also writes the registry auth file that
+   * Podman (another user) reads: DIR/agent, or a directory under /var/tmp when DIR is not
+   * reachable by other users.
+   */
+  agentStateDir: string;
   agentConfig: string;
   agentCert: string;
   agentKey: string;
@@ -32,6 +38,7 @@ export function platformLayout(dir: string): PlatformLayout {
     registryDir: join(dir, "registry"),
     registryConfig: join(dir, "registry", "config.yml"),
     agentDir: join(dir, "agent"),
+    agentStateDir: join(dir, "agent"),
     agentConfig: join(dir, "agent", "mcp-agent.toml"),
     agentCert: join(dir, "agent", "agent.pem"),
     agentKey: join(dir, "agent", "agent.key"),
@@ -121,7 +128,7 @@ tls_cert = ${q(layout.agentCert)}
 tls_key = ${q(layout.agentKey)}
 
 [database]
-path = ${q(join(layout.agentDir, "mcp.db"))}
+path = ${q(join(layout.agentStateDir, "mcp.db"))}
 
 [mcias]
 server_url = ${q(sim.mcias.url)}

@@ -4,6 +4,7 @@
  * Podman runs rootless as `mcp` — plus the operator's mcp.toml and token, so that
  * `MCP_CONFIG=DIR/mcp.toml mcp …` works. Parts already running are left alone.
  */
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { connect } from "node:http2";
@@ -87,19 +88,15 @@ async function readState(file: string): Promise<Partial<PlatformState>> {
 }
 
 /**
- * Podman runs as another user and reads files the agent writes below DIR (the registry
- * auth file): every directory above must let it through.
+ * The first directory above `dir` that other users cannot search, if any. Podman runs as
+ * another user and reads the registry auth file the agent writes beside its database.
  */
-async function checkTraversable(dir: string): Promise<void> {
+async function blockedAncestor(dir: string): Promise<string | undefined> {
   for (let d = dirname(dir); ; d = dirname(d)) {
     // Directories still to be created get mkdir's default mode, searchable by others.
     const st = await stat(d).catch(() => undefined);
-    if (st && (st.mode & 0o001) === 0) {
-      throw new Error(
-        `${d} is not searchable by other users (mode ${(st.mode & 0o777).toString(8)}); the agent's Podman runs as another user and must reach ${dir}: use a directory elsewhere or chmod o+x ${d}`,
-      );
-    }
-    if (dirname(d) === d) return;
+    if (st && (st.mode & 0o001) === 0) return d;
+    if (dirname(d) === d) return undefined;
   }
 }
 
@@ -149,10 +146,12 @@ async function current(
   return p;
 }
 
+/** Where the agent's state goes when DIR is closed to other users: sticky and open. */
+const tmpStateRoot = "/var/tmp";
+
 export async function upPlatform(opts: UpOptions): Promise<UpResult> {
   const log = opts.log ?? (() => {});
   const layout = platformLayout(resolve(opts.dir));
-  await checkTraversable(layout.dir);
   const root = repoRoot();
   const simBin = fileURLToPath(new URL("./bin.js", import.meta.url));
   const agentBin =
@@ -167,6 +166,17 @@ export async function upPlatform(opts: UpOptions): Promise<UpResult> {
   }
   const user = await podmanUser(opts.podmanUser ?? "mcp");
 
+  const blocked = await blockedAncestor(layout.dir);
+  if (blocked) {
+    const id = createHash("sha256").update(layout.dir).digest("hex").slice(0, 12);
+    layout.agentStateDir = join(tmpStateRoot, `mcp-sim-${id}`, "agent");
+    log(
+      `note      ${blocked} is closed to other users (Podman runs as one): the agent's database and registry auth file go to ${layout.agentStateDir}`,
+    );
+    await mkdir(layout.agentStateDir, { recursive: true });
+    await chmod(dirname(layout.agentStateDir), 0o711);
+    await chmod(layout.agentStateDir, 0o711);
+  }
   for (const d of [layout.dir, layout.agentDir]) {
     await mkdir(d, { recursive: true });
     await chmod(d, 0o711);
