@@ -12,6 +12,7 @@ export {
   Engine,
   type EngineDeps,
   type EngineOptions,
+  nextName,
   type OperationResult,
 } from "./deploy/engine.ts";
 export {
@@ -35,6 +36,31 @@ export {
   StepFailedError,
   UnavailableError,
 } from "./errors.ts";
+export {
+  type ContainerHealth,
+  HealthChecker,
+  type HealthCheckerOptions,
+  type Prober,
+} from "./health/checker.ts";
+export {
+  type HealthPolicy,
+  type HealthRecord,
+  type HealthStatus,
+  healthDeadlineMs,
+  healthPolicy,
+  initialHealth,
+  probeDue,
+  recordProbe,
+} from "./health/decide.ts";
+export {
+  commandProbe,
+  httpProbe,
+  type ProbeResult,
+  type ProbeTarget,
+  probeOnce,
+  tcpProbe,
+} from "./health/probe.ts";
+export { type Clock, systemClock, type WaitResult, waitHealthy } from "./health/wait.ts";
 export {
   AGENT_VERSION,
   isStartupError,
