@@ -97,6 +97,7 @@ function mapError(e: unknown): ConnectError {
         let code = Code.FailedPrecondition;
         if (isAgentError(cause)) code = mapError(cause).code;
         else if (isPodmanError(cause)) code = podmanCode(cause);
+        else if (isSqliteError(cause)) code = sqliteCode(cause);
         else if (isMciasUnavailable(cause) || isUnavailable(cause)) code = Code.Unavailable;
         return new ConnectError(e.message, code, undefined, undefined, e);
       }
@@ -104,6 +105,15 @@ function mapError(e: unknown): ConnectError {
   }
   if (isPodmanError(e)) {
     return new ConnectError(`podman: ${errorLine(e)}`, podmanCode(e), undefined, undefined, e);
+  }
+  if (isSqliteError(e)) {
+    return new ConnectError(
+      `database: ${e.message} (${e.code})`,
+      sqliteCode(e),
+      undefined,
+      undefined,
+      e,
+    );
   }
   if (isMciasUnavailable(e)) {
     return new ConnectError(
@@ -153,4 +163,21 @@ function isMciasUnavailable(e: unknown): boolean {
 function isUnavailable(e: unknown): boolean {
   const name = (e as { name?: string } | undefined)?.name ?? "";
   return /Unavailable|Timeout/.test(name);
+}
+
+/** better-sqlite3's SqliteError (name and SQLITE_* code), without importing the module here. */
+function isSqliteError(e: unknown): e is Error & { code: string } {
+  return (
+    e instanceof Error &&
+    e.name === "SqliteError" &&
+    typeof (e as { code?: unknown }).code === "string"
+  );
+}
+
+/** A full disk is ResourceExhausted; a read-only, failing or busy database is Unavailable. */
+function sqliteCode(e: Error & { code: string }): Code {
+  if (e.code === "SQLITE_FULL") return Code.ResourceExhausted;
+  if (/^SQLITE_(READONLY|IOERR|CANTOPEN|BUSY|LOCKED|PROTOCOL)/.test(e.code))
+    return Code.Unavailable;
+  return Code.Internal;
 }
