@@ -12,9 +12,10 @@ export interface PublishedPort {
 }
 
 /**
- * Published ports per component, from the containers `podman ps` shows. Adopted containers
- * carry no MCP labels, so a container counts for a component by label or by its name,
- * `<service>-<component>`.
+ * Ports published by hand, per component: those of the service's containers that MCP did
+ * not create (adopted ones carry no MCP labels, so they are found by their name,
+ * `<service>-<component>`). A container MCP deployed publishes what its routes say, which
+ * the definition already holds.
  */
 export function publishedPorts(
   containers: readonly Container[],
@@ -25,11 +26,7 @@ export function publishedPorts(
   for (const component of components) {
     const list: PublishedPort[] = [];
     for (const c of containers) {
-      const mine =
-        c.service === service && c.managed
-          ? c.component === component
-          : c.name === `${service}-${component}`;
-      if (!mine) continue;
+      if (c.managed || c.name !== `${service}-${component}`) continue;
       for (const p of c.ports) {
         if (list.some((x) => x.containerPort === p.containerPort && x.protocol === p.protocol)) {
           continue;
@@ -62,9 +59,11 @@ function routeTemplate(service: string, p: PublishedPort, named: boolean): strin
 }
 
 /**
- * The agent's TOML with a header saying where it came from and what is left to do, and a
- * commented route per published port at the end of each component. Comments only: the
- * definition itself is exactly what the agent stores, so it validates as the agent's does.
+ * The agent's TOML with a commented route per port published by hand at the end of each
+ * component and, when the text is the agent's own rendering (no comments: an adopted
+ * service), a header saying where it came from and what is left to do. A definition the
+ * operator wrote comes back as written. Comments only: the definition itself is exactly
+ * what the agent stores, so it validates as the agent's does.
  */
 export function annotateExport(opts: {
   toml: string;
@@ -110,5 +109,6 @@ export function annotateExport(opts: {
   }
   flush();
   while (out.length > 0 && out.at(-1) === "") out.pop();
-  return `${header.join("\n")}${out.join("\n")}\n`;
+  const generated = !lines.some((l) => /^\s*#/.test(l));
+  return `${generated ? header.join("\n") : ""}${out.join("\n")}\n`;
 }

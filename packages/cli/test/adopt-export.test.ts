@@ -331,6 +331,36 @@ describe("mcp service export", () => {
     expect(await run(["service", "export", "nope"], io, { context })).toBe(ExitCode.NotFound);
   });
 
+  it("a deployed service's own file comes back as written: no header, no templates for MCP's ports", async () => {
+    const source =
+      '# mcq: the queue\nname = "mc-demo"\nnode = "rift"\n\n[[components]]\nname = "web"\nimage = "localhost/demo:v1.0.0"\n\n[[components.routes]]\nport = 8080\nmode = "l4"\n';
+    const { io, context } = setup({
+      ...exportAgent(),
+      async exportService() {
+        return { toml: source };
+      },
+      async listContainers() {
+        return {
+          containers: [
+            container({
+              service: "mc-demo",
+              component: "web",
+              ports: [
+                create(PortMappingSchema, {
+                  hostPort: 10001,
+                  containerPort: 10001,
+                  protocol: "tcp",
+                }),
+              ],
+            }),
+          ],
+        };
+      },
+    });
+    expect(await run(["service", "export", "mc-demo"], io, { context })).toBe(0);
+    expect(await readFile(join(services, "mc-demo.toml"), "utf8")).toBe(source);
+  });
+
   it("annotation leaves components without published ports alone", () => {
     const text = annotateExport({
       toml: 'name = "a"\nnode = "n"\n\n[[components]]\nname = "x"\nimage = "i:v1"\n',
