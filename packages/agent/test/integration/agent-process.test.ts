@@ -61,7 +61,11 @@ beforeAll(async () => {
     podman = await setupPodman();
     const port = await freePort();
     const file = join(env.dir, "mcp-agent.toml");
-    await writeFile(file, agentConfig(env, { port, portLow }));
+    // A short drain: replacements below need not wait the default 5 s.
+    await writeFile(
+      file,
+      agentConfig(env, { port, portLow, extra: '\n[deploy]\ndrain = "200ms"\n' }),
+    );
     agent = await spawnAgent(file, port, env.ca);
   } catch (e) {
     await podman?.cleanup();
@@ -181,17 +185,19 @@ describe("mcp-agent process", () => {
       desiredVersion: "v1.0.0",
     });
 
-    // A changed spec replaces the container and keeps the port.
+    // A changed spec replaces the container: beside the old one on a fresh port (the route's
+    // backend moves there), and the new one takes the canonical name.
     const changed = {
       spec: { name, node: "rift", toml: serviceToml(name, podman.image, "again") },
     };
     const third = await drain(admin.deploy(changed));
-    expect(third.at(-1)?.event.case === "result" && third.at(-1)?.event.value).toMatchObject({
-      changed: true,
-      ports: { web: hostPort },
-    });
-    expect((await fetchWithRetry(`http://127.0.0.1:${hostPort}/`)).trim()).toBe("again");
+    const thirdResult = third.at(-1)?.event;
+    expect(thirdResult?.case === "result" && thirdResult.value.changed).toBe(true);
+    const newPort = thirdResult?.case === "result" ? (thirdResult.value.ports.web ?? 0) : 0;
+    expect(newPort).not.toBe(hostPort);
+    expect((await fetchWithRetry(`http://127.0.0.1:${newPort}/`)).trim()).toBe("again");
     expect(await podman.client.containerExists(`${name}-web_prev`)).toBe(false);
+    expect(await podman.client.containerExists(`${name}-web_next`)).toBe(false);
 
     await drain(admin.stop({ service: name }));
     expect((await podman.client.inspectContainer(`${name}-web`)).state.running).toBe(false);
@@ -199,7 +205,7 @@ describe("mcp-agent process", () => {
 
     await drain(admin.start({ service: name }));
     expect((await podman.client.inspectContainer(`${name}-web`)).state.running).toBe(true);
-    expect((await fetchWithRetry(`http://127.0.0.1:${hostPort}/`)).trim()).toBe("again");
+    expect((await fetchWithRetry(`http://127.0.0.1:${newPort}/`)).trim()).toBe("again");
 
     const ps = await admin.listContainers({ service: name });
     expect(ps.containers.map((c) => [c.name, c.state])).toEqual([[`${name}-web`, "running"]]);
