@@ -19,6 +19,8 @@ export interface WireSpec {
     user?: string | undefined;
     restart?: string | undefined;
     drain?: string | undefined;
+    /** `[components.health]` as a table; servicedef validates it. */
+    health?: Record<string, unknown> | undefined;
     routes: {
       name?: string | undefined;
       port: number;

@@ -276,3 +276,43 @@ describe("ObservedState shows the agent's verdicts", () => {
     expect(store.listObserved()[0]?.health).toBe("unhealthy");
   });
 });
+
+describe("a structured spec (no TOML) carries its health check", () => {
+  it("Deploy over the real router stores the check it was sent", async () => {
+    const { makeAgent, clientFor } = await import("./helpers/agent.ts");
+    const { HealthCheckType, RouteMode } = await import("@mcp/proto/agent/v1");
+    const rt = new FakeRuntime();
+    rt.images.add("reg.example/web:v1.0.0");
+    const { agent, store } = makeAgent({ runtime: rt });
+    const client = clientFor(agent, "admin-token");
+    for await (const _ of client.deploy({
+      spec: {
+        name: "web",
+        node: "rift",
+        components: [
+          {
+            name: "api",
+            image: "reg.example/web:v1.0.0",
+            routes: [{ port: 443, mode: RouteMode.L4 }],
+            health: {
+              type: HealthCheckType.HTTP,
+              path: "/healthz",
+              interval: "2s",
+              retries: 4,
+              startPeriod: "5s",
+            },
+          },
+        ],
+      },
+    })) {
+      // the stream's steps are not under test here
+    }
+    const c = store.getService("web")?.spec.components?.[0];
+    expect(healthPolicy(c!)).toMatchObject({
+      check: { type: "http", path: "/healthz" },
+      intervalMs: 2000,
+      retries: 4,
+      startPeriodMs: 5000,
+    });
+  });
+});

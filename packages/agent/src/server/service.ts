@@ -100,6 +100,26 @@ async function* streamOperation<E, R, M>(
   if (last !== undefined) yield last;
 }
 
+/** A structured health check → the definition's `[components.health]` table (set keys only). */
+function wireHealthOf(
+  h: NonNullable<NonNullable<SpecInit["components"]>[number]["health"]> | undefined,
+): Record<string, unknown> | undefined {
+  if (!h) return undefined;
+  const type = Object.entries(HEALTH_TYPE).find(([, v]) => v === h.type)?.[0];
+  const out: Record<string, unknown> = {
+    type,
+    path: h.path,
+    status: h.status,
+    route: h.route,
+    command: h.command && h.command.length > 0 ? [...h.command] : undefined,
+    interval: h.interval,
+    timeout: h.timeout,
+    retries: h.retries,
+    start_period: h.startPeriod,
+  };
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
+}
+
 function wireSpecOf(spec: SpecInit | undefined): WireSpec {
   if (!spec) throw new InvalidArgumentError("spec is required");
   return {
@@ -118,6 +138,7 @@ function wireSpecOf(spec: SpecInit | undefined): WireSpec {
       user: c.user,
       restart: c.restart,
       drain: c.drain,
+      health: wireHealthOf(c.health),
       routes: (c.routes ?? []).map((r) => ({
         name: r.name,
         port: r.port ?? 0,
