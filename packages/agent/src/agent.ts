@@ -315,7 +315,11 @@ export class Agent {
         a.kind === "create"
           ? `create and start ${a.spec.name}`
           : a.kind === "replace"
-            ? `replace ${a.current.name} (${a.current.image} → ${a.spec.image})`
+            ? `replace ${a.current.name} (${a.current.image} → ${a.spec.image})${
+                a.current.state === "running" && a.spec.ports.length > 0
+                  ? ": the new one starts beside it on fresh ports; routes switch once it is healthy"
+                  : ""
+              }`
             : a.kind === "start"
               ? `start ${a.spec.name}`
               : a.kind === "remove"

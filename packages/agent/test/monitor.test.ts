@@ -172,8 +172,10 @@ describe("unmanaged containers", () => {
       // Neither: someone else's container.
       ctr("postgres", { labels: {} }),
       ctr("t3k9xq2-web", { labels: { "mcp-testkit.run": "x" } }),
-      // The engine's previous version during a replacement is its own.
+      // The engine's previous version during a replacement is its own, and so is the new
+      // one before it takes the name (replacement through the proxy).
       ctr("mc-web_prev"),
+      ctr("mc-web_next"),
     ];
     const r = evaluate(desired, observed, new Map(), 0, CONFIG);
     const unmanaged = [...r.states.values()].filter((s) => s.unmanaged);

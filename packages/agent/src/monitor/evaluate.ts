@@ -231,8 +231,9 @@ export function observeAll(
   const known = desired.map((s) => s.name).sort((a, b) => b.length - a.length);
   for (const c of observed) {
     if (desiredNames.has(c.name)) continue;
-    // `<name>_prev` is the engine's own: the previous version during a replacement.
-    if (c.name.endsWith("_prev") && desiredNames.has(c.name.slice(0, -5))) continue;
+    // `<name>_prev` and `<name>_next` are the engine's own: the previous version during an
+    // in-place replacement, the new one during a replacement through the proxy.
+    if (/_(prev|next)$/.test(c.name) && desiredNames.has(c.name.slice(0, -5))) continue;
     const split = splitContainerName(c.name, known);
     if (!split && !looksManaged(c)) continue;
     const service = c.labels[LABEL_SERVICE] ?? split?.service ?? "";
