@@ -295,7 +295,18 @@ export async function runAgent(
     "mcp-agent listening",
   );
   void settleInterruptedDeploys(interrupted, store, engine, log);
-  const monitor = await createMonitor(config, { store, observed, engine, log }, { followEvents });
+  const monitor = await createMonitor(
+    config,
+    {
+      store,
+      observed,
+      engine,
+      log,
+      probeHealth: (containers) =>
+        engine.health.probeContainers(containers, store.listServices(), store.listPorts()),
+    },
+    { followEvents },
+  );
   // The first cycle waits a moment so that it does not compete with start-up.
   monitor.start(Math.min(durationMs(config.monitor.interval), 1000));
   return {

@@ -316,3 +316,77 @@ describe("a structured spec (no TOML) carries its health check", () => {
     });
   });
 });
+
+describe("the monitor sees the agent's verdicts", () => {
+  it("a running container whose check fails `retries` times becomes unhealthy, and recovers", async () => {
+    const { Monitor } = await import("../src/monitor/monitor.ts");
+    let t = 0;
+    let answer = FAIL;
+    const hc = new HealthChecker({ runtime: {}, now: () => t, prober: async () => answer });
+    const stored = {
+      name: "web",
+      spec: {
+        name: "web",
+        node: "rift",
+        active: true,
+        path: "web",
+        components: [{ name: "api", image: "x:v1", routes: [{ port: 443, mode: "l4" as const }] }],
+      },
+      sourceToml: "",
+      active: true,
+      version: "v1",
+      specHash: "h",
+      components: [{ name: "api", image: "x:v1", version: "v1", specHash: "h-api" }],
+      createdAt: "",
+      updatedAt: "",
+      deployedAt: null,
+    } as StoredService;
+    const ctr = {
+      ...container("web-api", "api", "id1"),
+      labels: {
+        "mcp.service": "web",
+        "mcp.component": "api",
+        "mcp.version": "v1",
+      },
+    };
+    const ports = [{ hostPort: 20000, service: "web", component: "api", route: "" }];
+    const m = new Monitor({
+      store: { listServices: () => [stored], transaction: (fn) => fn(), addEvent: () => {} },
+      observed: { refresh: async () => [ctr] },
+      probeHealth: (cs) => hc.probeContainers(cs, [stored], ports),
+      log: { debug() {}, info() {}, warn() {} },
+      now: () => t,
+      settings: {
+        nodeName: "rift",
+        intervalMs: 10_000,
+        cooldownMs: 0,
+        flapThreshold: 10,
+        flapWindowMs: 600_000,
+        retentionMs: 86_400_000,
+        reconcile: false,
+      },
+    });
+    const seen: string[] = [];
+    for (t = 0; t <= 30_000; t += 10_000) {
+      const r = await m.cycle();
+      seen.push(...r.transitions.map((x) => `${x.from}→${x.to}`));
+      if (t === 20_000) answer = OK;
+    }
+    expect(seen).toEqual(["running→unhealthy", "unhealthy→running"]);
+  });
+});
+
+function container(name: string, component: string, id: string): ContainerInfo {
+  return {
+    id,
+    name,
+    image: "x:v1",
+    state: "running",
+    status: "Up",
+    labels: { "mcp.service": "web", "mcp.component": component },
+    ports: [],
+    health: "",
+    restartCount: 0,
+    startedAt: new Date(0),
+  };
+}

@@ -82,6 +82,22 @@ export class HealthChecker {
   }
 
   /**
+   * One monitor cycle's health work: `checkAll`, then the containers with the verdicts in
+   * their `health` (the runtime's own, when it has one and the agent has none).
+   */
+  async probeContainers(
+    containers: ContainerInfo[],
+    services: StoredService[],
+    ports: PortAssignment[],
+  ): Promise<ContainerInfo[]> {
+    await this.checkAll(containers, services, ports);
+    return containers.map((c) => {
+      const status = this.statusOf(c);
+      return status && status !== c.health ? { ...c, health: status } : c;
+    });
+  }
+
+  /**
    * Probes every running managed container whose component has a check and whose interval
    * has passed (the others keep their last verdict), and forgets containers that are gone.
    * Running-but-unhealthy is drift: the caller decides what to do about it. Never throws.

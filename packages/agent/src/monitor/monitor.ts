@@ -42,6 +42,12 @@ export interface MonitorDeps {
     isBusy(service: string): boolean;
     deploy(def: ServiceDef, sourceToml: string, emit: Emit): Promise<OperationResult>;
   };
+  /**
+   * Runs the health checks that are due and returns the containers with the agent's
+   * verdicts (`HealthChecker.probeContainers`), so running-but-unhealthy is a state like any
+   * other. Optional: without it only the runtime's own health is seen.
+   */
+  probeHealth?: ((containers: ContainerInfo[]) => Promise<ContainerInfo[]>) | undefined;
   alerts?: AlertRunner | undefined;
   pruner?: EventPruner | undefined;
   log: MonitorLog;
@@ -226,6 +232,8 @@ export class Monitor {
       this.#emit(r);
       return r;
     }
+    const probeHealth = this.#deps.probeHealth;
+    if (probeHealth) containers = await probeHealth(containers).catch(() => containers);
     const cpu0 = process.cpuUsage();
     const now = this.#now();
     const services = store.listServices();

@@ -45,7 +45,7 @@ export function podmanEvents(
  */
 export async function createMonitor(
   config: Pick<AgentConfig, "monitor" | "agent" | "database" | "podman">,
-  deps: Pick<MonitorDeps, "store" | "observed" | "engine"> & { log: MonitorLog },
+  deps: Pick<MonitorDeps, "store" | "observed" | "engine" | "probeHealth"> & { log: MonitorLog },
   options: { followEvents?: boolean } = {},
 ): Promise<Monitor> {
   const m = config.monitor;
