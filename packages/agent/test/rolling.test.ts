@@ -212,6 +212,17 @@ describe("zero-downtime replacement", () => {
     expect(t.store.listPorts("web").map((p) => p.hostPort)).toEqual([20000]);
   });
 
+  it("a drifted container under an unchanged definition is replaced through the proxy too, then left alone", async () => {
+    const t = setup(() => true);
+    await t.engine.deploy(def(V1), "v1", t.emit);
+    t.runtime.containers.get("web-api")!.labels["mcp.spec-hash"] = "changed by hand";
+    const r = await t.engine.deploy(def(V1), "v1", t.emit);
+    expect(r).toMatchObject({ changed: true, ports: { api: 20001 } });
+    const n = t.mark();
+    expect((await t.engine.deploy(def(V1), "v1", t.emit)).changed).toBe(false);
+    expect(t.since(n)).toEqual([]);
+  });
+
   it("after a crash: a new container before the switch is dropped, one after it is finished off", async () => {
     const silent = pino({ level: "silent" });
     for (const switched of [false, true]) {

@@ -714,7 +714,9 @@ export class Engine {
               previous.specHash === specHash &&
               previous.active &&
               previous.sourceToml === sourceToml &&
-              componentsSame
+              componentsSame &&
+              // A replacement moves ports, and the stored spec hashes must follow.
+              rolling.size === 0
             ) {
               return unchanged();
             }
