@@ -1,0 +1,267 @@
+// mcp-agent under load: many clients, many containers, concurrent deploys.
+//
+//   1. 100 containers created with `podman create` (labelled as MCP service components that
+//      no definition manages) plus 10 services deployed concurrently through the agent (all
+//      must succeed; wall time reported).
+//   2. 50 concurrent clients (each its own HTTP/2 connection over TLS 1.3) call ServiceStatus
+//      and ListContainers (unmanaged included, so every container is listed) in a loop for
+//      BENCH_LOAD_SECONDS (default 20, up to 60): calls, errors, p50/p99 latency, calls/s,
+//      agent RSS before and after.
+//   3. Two concurrent deploys of one service (different definitions): the agent's per-service
+//      lock must serialize them — the overlap of their step streams is reported (target 0).
+// Needs the sim (MCIAS only), rootless Podman as user mcp and the testkit image.
+// Run as root: . ./env.sh && pnpm turbo run build --filter @mcp/agent... && node bench/load.bench.ts
+
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import http2 from "node:http2";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { AgentService } from "@mcp/proto/agent/v1";
+import { ensureLocalCa, issueServerCert, MciasStore, silentLogger, startSim } from "@mcp/sim";
+import { freePort, setupPodman } from "@mcp/testkit";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BIN = path.join(here, "../packages/agent/dist/bin.js");
+const SECONDS = Math.min(60, Number(process.env.BENCH_LOAD_SECONDS ?? 20));
+const CLIENTS = Number(process.env.BENCH_LOAD_CLIENTS ?? 50);
+const CONTAINERS = Number(process.env.BENCH_LOAD_CONTAINERS ?? 100);
+const SERVICES = 10;
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] ?? Number.NaN;
+};
+const round = (n: number) => Math.round(n * 100) / 100;
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+const dir = await mkdtemp(path.join(tmpdir(), "mcp-bench-load-"));
+const simDir = path.join(dir, "sim");
+const sim = await startSim({ dir: simDir, only: ["mcias"], log: silentLogger });
+const podman = await setupPodman();
+let agentProc: ReturnType<typeof spawn> | undefined;
+
+try {
+  const ca = await ensureLocalCa(simDir);
+  const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
+  await writeFile(path.join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
+  await writeFile(path.join(dir, "agent.key"), leaf.key, { mode: 0o600 });
+  const token = (await new MciasStore(path.join(simDir, "mcias")).issueToken("admin", 3_600_000))
+    .token;
+  const port = await freePort();
+  const portLow = 52000 + Math.floor(Math.random() * 50) * 100;
+  const mcias = sim.endpoints.mcias;
+  await writeFile(
+    path.join(dir, "mcp-agent.toml"),
+    `[server]
+grpc_addr = "127.0.0.1:${port}"
+tls_cert = "${dir}/agent.pem"
+tls_key = "${dir}/agent.key"
+[database]
+path = "${dir}/mcp.db"
+[mcias]
+server_url = "${mcias?.url}"
+ca_cert = "${mcias?.caFile}"
+[agent]
+node_name = "bench"
+[ports]
+range = "${portLow}-${portLow + 99}"
+[podman]
+run_as = "mcp"
+stop_timeout = "1s"
+[log]
+level = "warn"
+`,
+  );
+  agentProc = spawn(
+    process.execPath,
+    [BIN, "server", "--config", path.join(dir, "mcp-agent.toml")],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  const agentPid = agentProc.pid ?? 0;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = http2.connect(`https://127.0.0.1:${port}`, { ca: ca.cert });
+      s.on("error", () => resolve(false));
+      const r = s.request({ ":path": "/healthz" });
+      r.on("response", (h) => {
+        resolve(h[":status"] === 200);
+        s.close();
+      });
+      r.on("error", () => resolve(false));
+      r.end();
+    });
+    if (up) break;
+    if (Date.now() > deadline) throw new Error("agent did not come up");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const clientWith = () =>
+    createClient(
+      AgentService,
+      createGrpcTransport({
+        baseUrl: `https://127.0.0.1:${port}`,
+        nodeOptions: { ca: ca.cert },
+        interceptors: [
+          (next) => (req) => {
+            req.header.set("authorization", `Bearer ${token}`);
+            return next(req);
+          },
+        ],
+      }),
+    );
+  const admin = clientWith();
+  const drain = async <T>(it: AsyncIterable<T>) => {
+    const out: T[] = [];
+    for await (const x of it) out.push(x);
+    return out;
+  };
+  const toml = (name: string, greeting = "hi") => `name = "${name}"
+node = "bench"
+
+[[components]]
+name = "web"
+image = "${podman.image}"
+cmd = ["sh", "-c", "echo ${greeting}; exec httpd -f -p $PORT -h /"]
+
+[[components.routes]]
+port = 443
+mode = "l4"
+`;
+
+  // 1. Containers and services.
+  let t0 = performance.now();
+  const names = Array.from({ length: CONTAINERS }, (_, i) => podman.name(`bulk${i}-web`));
+  for (let i = 0; i < names.length; i += 8) {
+    await Promise.all(
+      names.slice(i, i + 8).map((name) =>
+        podman.client.createContainer({
+          name,
+          image: podman.image,
+          labels: {
+            ...podman.labels,
+            "mcp.service": name.slice(0, -"-web".length),
+            "mcp.component": "web",
+          },
+        }),
+      ),
+    );
+  }
+  const createMs = performance.now() - t0;
+  const services = Array.from({ length: SERVICES }, (_, i) => podman.name(`svc${i}`));
+  t0 = performance.now();
+  const deployed = await Promise.allSettled(
+    services.map((name) =>
+      drain(admin.deploy({ spec: { name, node: "bench", toml: toml(name) } })),
+    ),
+  );
+  const concurrentDeployMs = performance.now() - t0;
+  const deployFailures = deployed.filter((r) => r.status === "rejected");
+  for (const f of deployFailures)
+    console.error("deploy failed:", (f as PromiseRejectedResult).reason);
+  const listed = (await admin.listContainers({ includeUnmanaged: true })).containers.length;
+
+  // 2. Load.
+  const rssStart = await rssMiB(agentPid);
+  const latency: number[] = [];
+  let errors = 0;
+  const errorKinds = new Map<string, number>();
+  const stopAt = performance.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, i) => {
+      const c = clientWith();
+      let n = i;
+      while (performance.now() < stopAt) {
+        const started = performance.now();
+        try {
+          if (n++ % 2 === 0) await c.serviceStatus({ service: services[n % SERVICES] ?? "" });
+          else await c.listContainers({ includeUnmanaged: true });
+          latency.push(performance.now() - started);
+        } catch (e) {
+          errors++;
+          const k = String((e as Error).message).slice(0, 80);
+          errorKinds.set(k, (errorKinds.get(k) ?? 0) + 1);
+        }
+      }
+    }),
+  );
+  const rssEnd = await rssMiB(agentPid);
+  await new Promise((r) => setTimeout(r, 5000));
+  const rssIdle = await rssMiB(agentPid);
+  for (const [k, v] of errorKinds) console.error(`error x${v}: ${k}`);
+
+  // 3. Two deploys of one service at once.
+  const target = services[0] ?? "";
+  const spans = await Promise.all(
+    ["one", "two"].map(async (greeting) => {
+      let first = Number.NaN;
+      let last = Number.NaN;
+      for await (const ev of admin.deploy({
+        spec: { name: target, node: "bench", toml: toml(target, greeting) },
+      })) {
+        // Step events only: the result of the first may reach the client a moment after the
+        // second's first step, once the lock has passed on.
+        if (ev.event.case !== "step") continue;
+        const now = performance.now();
+        if (Number.isNaN(first)) first = now;
+        last = now;
+      }
+      return { first, last };
+    }),
+  );
+  const [a, b] = spans;
+  const overlapMs =
+    a && b ? Math.max(0, Math.min(a.last, b.last) - Math.max(a.first, b.first)) : Number.NaN;
+
+  const figures = [
+    { metric: "containers created with podman create", value: CONTAINERS, unit: "count" },
+    { metric: "podman create of them (8 at a time)", value: round(createMs / 1000), unit: "s" },
+    { metric: "containers listed by ListContainers", value: listed, unit: "count" },
+    {
+      metric: `concurrent deploys of ${SERVICES} services succeeded`,
+      value: SERVICES - deployFailures.length,
+      unit: "count",
+      target: SERVICES,
+    },
+    {
+      metric: `${SERVICES} concurrent deploys, wall time`,
+      value: round(concurrentDeployMs / 1000),
+      unit: "s",
+    },
+    { metric: "load clients", value: CLIENTS, unit: "count" },
+    { metric: "load duration", value: SECONDS, unit: "s" },
+    { metric: "calls completed", value: latency.length, unit: "count" },
+    { metric: "calls per second", value: round(latency.length / SECONDS), unit: "1/s" },
+    { metric: "errors", value: errors, unit: "count", target: 0 },
+    { metric: "latency p50", value: round(pct(latency, 50)), unit: "ms" },
+    { metric: "latency p99", value: round(pct(latency, 99)), unit: "ms" },
+    { metric: "agent RSS before load", value: rssStart, unit: "MiB" },
+    { metric: "agent RSS after load", value: rssEnd, unit: "MiB" },
+    { metric: "agent RSS 5 s after load", value: rssIdle, unit: "MiB" },
+    {
+      metric: "overlap of two concurrent deploys of one service",
+      value: round(overlapMs),
+      unit: "ms",
+      target: 0,
+    },
+  ];
+  await writeFile(
+    path.join(here, "results/load.json"),
+    `${JSON.stringify({ name: "load", figures }, null, 2)}\n`,
+  );
+  for (const f of figures) console.log(`${f.metric}: ${f.value} ${f.unit}`);
+} finally {
+  agentProc?.kill("SIGTERM");
+  await podman.cleanup().catch(() => {});
+  await sim.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+// The clients' HTTP/2 sessions would keep the process alive.
+process.exit(0);
