@@ -12,7 +12,13 @@ import {
   silentLogger,
   startSim,
 } from "@mcp/sim";
-import { freePort, type PodmanHarness, setupPodman } from "@mcp/testkit";
+import {
+  freePort,
+  type PodmanHarness,
+  setupPodman,
+  startRegistry,
+  type TestRegistry,
+} from "@mcp/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AgentProcess,
@@ -25,7 +31,8 @@ import { codeOf, drain, dumpDb, integrityCheck } from "../security/shared.ts";
 
 // SIGKILL in the middle of a deploy, at each step that leaves something behind (the
 // test-only hook MCP_AGENT_TEST_CRASH_AFTER=<step> kills the agent right after that step
-// changed something), on the whole sim platform: Metacrypt certificate, mc-proxy route,
+// changed something), on the whole sim platform (and a registry, for the pull step):
+// Metacrypt certificate, mc-proxy route,
 // MCNS record, host port, container. On restart the agent closes the interrupted operation
 // and completes the deploy from the stored definition — or, cut before the definition was
 // stored, releases the ports it had taken. Afterwards nothing is orphaned: one container,
@@ -43,6 +50,9 @@ let certsDir: string;
 let configFile: string;
 let port: number;
 let running: AgentProcess | undefined;
+let registry: TestRegistry;
+/** An image only the registry has, so the deploy's pull step does something. */
+let remoteImage: string;
 const portLow = 49000 + Math.floor(Math.random() * 100) * 100;
 
 beforeAll(async () => {
@@ -67,6 +77,10 @@ beforeAll(async () => {
       close: async () => {},
     };
     podman = await setupPodman();
+    registry = await startRegistry();
+    remoteImage = registry.ref(`${podman.prefix}-pull/busybox:v1.0.0`);
+    await podman.client.pushImage(podman.image, { destination: remoteImage, tlsVerify: false });
+    podman.defer(() => podman.client.removeImage(remoteImage, { force: true }).catch(() => {}));
     const mc = sim.endpoints.metacrypt;
     const ns = sim.endpoints.mcns;
     port = await freePort();
@@ -96,6 +110,9 @@ dir = "${certsDir}"
 
 [monitor]
 interval = "1h"
+
+[registry]
+tls_verify = false
 `,
       }),
     );
@@ -107,6 +124,7 @@ interval = "1h"
     });
   } catch (e) {
     await podman?.cleanup();
+    await registry?.stop();
     await sim?.stop();
     await rm(dir, { recursive: true, force: true });
     throw e;
@@ -118,6 +136,7 @@ afterAll(async () => {
   proxy?.close();
   await mcns?.close();
   await podman?.cleanup();
+  await registry?.stop();
   await sim?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 }, 60_000);
@@ -132,13 +151,13 @@ async function start(crashAfter?: string): Promise<AgentProcess> {
   }
 }
 
-function toml(name: string): string {
+function toml(name: string, image = podman.image): string {
   return `name = "${name}"
 node = "rift"
 
 [[components]]
 name = "web"
-image = "${podman.image}"
+image = "${image}"
 cmd = ["sh", "-c", "exec httpd -f -p $PORT -h /"]
 
 [[components.routes]]
@@ -174,7 +193,14 @@ async function until<T>(what: string, f: () => Promise<T>, ok: (v: T) => boolean
   }
 }
 
-const STEPS = ["allocate-ports", "store-spec", "certificate", "container", "register-routes"];
+const STEPS = [
+  "allocate-ports",
+  "store-spec",
+  "certificate",
+  "pull",
+  "container",
+  "register-routes",
+];
 
 describe("SIGKILL during a deploy, then restart", () => {
   for (const step of [...STEPS, "register-dns"]) {
@@ -183,7 +209,15 @@ describe("SIGKILL during a deploy, then restart", () => {
       const crashing = await start(step);
       const admin = () => agentClient(port, env.ca, env.tokens.admin);
       const code = await codeOf(
-        drain(admin().deploy({ spec: { name, node: "rift", toml: toml(name) } })),
+        drain(
+          admin().deploy({
+            spec: {
+              name,
+              node: "rift",
+              toml: toml(name, step === "pull" ? remoteImage : undefined),
+            },
+          }),
+        ),
       );
       const exit = await crashing.proc;
       // register-dns is the last step: the deploy may have answered before the kill landed.
