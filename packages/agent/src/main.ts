@@ -204,7 +204,9 @@ export async function runAgent(
     if (config.database.path !== ":memory:") {
       // The registry holds definitions (env values included): owner-only. SQLite gives its
       // -wal and -shm files the database file's mode, so creating the file 0600 covers them.
-      mkdirSync(dirname(config.database.path), { recursive: true, mode: 0o700 });
+      // The directory keeps the umask's mode: the registry auth file written beside the
+      // database must stay reachable by the Podman user (`podman.run_as`).
+      mkdirSync(dirname(config.database.path), { recursive: true });
       closeSync(openSync(config.database.path, "a", 0o600));
       chmodSync(config.database.path, 0o600);
     }
