@@ -26,6 +26,12 @@ export function lazyRuntime(
     restart: async (name) => (await get()).restart(name),
     remove: async (name, options) => (await get()).remove(name, options),
     rename: async (name, newName) => (await get()).rename(name, newName),
+    // Command health checks; a runtime without exec fails them with a clear reason.
+    exec: async (name, cmd, options) => {
+      const rt = await get();
+      if (!rt.exec) throw new Error("the container runtime cannot run commands in containers");
+      return rt.exec(name, cmd, options);
+    },
     // A runtime that cannot read settings back gives none: adopt then records name and image.
     inspect: async (name) => {
       const rt = await get();

@@ -126,7 +126,13 @@ afterAll(async () => {
 }, 60_000);
 
 /** A site that serves its VERSION at /index.html, with an HTTP check on `checkPath`. */
-function siteToml(name: string, image: string, version: string, checkPath = "/index.html") {
+function siteToml(
+  name: string,
+  image: string,
+  version: string,
+  checkPath = "/index.html",
+  check = `type = "http"\npath = "${checkPath}"`,
+) {
   return `name = "${name}"
 node = "rift"
 
@@ -141,8 +147,7 @@ port = 443
 mode = "l7"
 
 [components.health]
-type = "http"
-path = "${checkPath}"
+${check}
 interval = "500ms"
 retries = 2
 timeout = "1s"
@@ -294,6 +299,22 @@ describe("zero-downtime redeploy through the proxy", () => {
       expect(status.components.map((c) => [c.name, c.containerId, c.health])).toEqual([
         ["web", v2.containers[0]?.[1], HealthState.HEALTHY],
       ]);
+
+      // A command check runs in the new container through `podman exec` as the agent's user.
+      const h5 = hammer(host);
+      await deploy(
+        siteToml(
+          name,
+          podman.image,
+          "v5",
+          "",
+          'type = "command"\ncommand = ["test", "-s", "/www/index.html"]',
+        ),
+      );
+      await new Promise((res) => setTimeout(res, 200));
+      await h5.stop();
+      expect(h5.failures).toEqual([]);
+      expect(h5.answers.at(-1)).toBe("v5");
     } finally {
       await drain(admin.undeploy({ service: name })).catch(() => {});
     }
