@@ -21,9 +21,12 @@ interface Result {
 
 const here = new URL(".", import.meta.url).pathname;
 const resultsDir = join(here, "results");
-const wanted = process.argv.slice(2);
+// `--report-only` rebuilds the report from the results already on disk, running nothing.
+const reportOnly = process.argv.includes("--report-only");
+const wanted = process.argv.slice(2).filter((a) => a !== "--report-only");
 const benches = readdirSync(here)
   .filter((f) => f.endsWith(".bench.ts"))
+  .filter(() => !reportOnly)
   .filter((f) => wanted.length === 0 || wanted.includes(basename(f, ".bench.ts")))
   .sort();
 
