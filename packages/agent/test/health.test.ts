@@ -164,6 +164,19 @@ describe("probes against real sockets", () => {
     expect(r.message).toMatch(/ECONNREFUSED/);
   });
 
+  it("tcp: a connection closed at once fails, as rootless Podman's forwarder does with nothing behind it", async () => {
+    const { createServer: tcpServer } = await import("node:net");
+    const slam = tcpServer((sock) => sock.destroy());
+    await new Promise<void>((resolve) => slam.listen(0, "127.0.0.1", resolve));
+    const p = (slam.address() as AddressInfo).port;
+    const r = await tcpProbe("127.0.0.1", p, 1000, 300);
+    await new Promise<void>((resolve) => slam.close(() => resolve()));
+    expect(r).toEqual({
+      ok: false,
+      message: `connect 127.0.0.1:${p}: closed at once (nothing listening behind the port?)`,
+    });
+  });
+
   it("command: exit 0 passes, another exit or a stopped container fails", async () => {
     const rt = new FakeRuntime();
     rt.images.add("x:v1");

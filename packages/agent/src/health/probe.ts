@@ -38,23 +38,40 @@ export function httpProbe(
   });
 }
 
-/** A TCP connect to host:port. */
-export function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+/**
+ * A TCP connect to host:port that the far end keeps open for `holdMs` (or answers on).
+ * Rootless Podman's port forwarder accepts every connection on the host and closes it
+ * ~200 ms later when nothing listens in the container, so a bare connect proves nothing.
+ */
+export function tcpProbe(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  holdMs = 500,
+): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
-    const timer = setTimeout(() => {
+    let settled = false;
+    const finish = (r: ProbeResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
       socket.destroy();
-      resolve(fail(`connect ${host}:${port}: no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
+      resolve(r);
+    };
+    const timer = setTimeout(
+      () => finish(fail(`connect ${host}:${port}: no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     socket.once("connect", () => {
       clearTimeout(timer);
-      socket.destroy();
-      resolve(OK);
+      setTimeout(() => finish(OK), Math.min(holdMs, timeoutMs));
     });
-    socket.once("error", (e) => {
-      clearTimeout(timer);
-      resolve(fail(`connect ${host}:${port}: ${errorLine(e)}`));
-    });
+    socket.once("data", () => finish(OK));
+    socket.once("close", () =>
+      finish(fail(`connect ${host}:${port}: closed at once (nothing listening behind the port?)`)),
+    );
+    socket.once("error", (e) => finish(fail(`connect ${host}:${port}: ${errorLine(e)}`)));
   });
 }
 
