@@ -239,7 +239,7 @@ level = "warn"
       value: round(mcpMs),
       unit: "ms",
       baseline: round(ms),
-      ratio: round(mcpMs / ms),
+      ratio: Math.round((mcpMs / ms) * 1000) / 1000,
       target: `ratio < 1 (baseline: ${label})`,
     });
     log(`${label}: median ${round(ms)} ms`);
