@@ -3,7 +3,9 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { parse } from "@mcp/servicedef";
 import { afterAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../src/config.ts";
 
 // docs/configuration.md carries tables generated from this package's config schema and
 // @mcp/servicedef's JSON Schema and rules; the generator's --check keeps them honest.
@@ -35,5 +37,14 @@ describe("docs/configuration.md", () => {
     expect(failed).toMatchObject({ code: 1 });
     expect((failed as { stderr: string }).stderr).toContain("is stale");
     expect(await readFile(copy, "utf8")).toBe(stale);
+  });
+
+  it("has examples the agent and servicedef accept", async () => {
+    const text = await readFile(doc, "utf8");
+    const blocks = [...text.matchAll(/```toml\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
+    const agentExample = blocks.find((b) => b.includes("[server]"));
+    const serviceExample = blocks.find((b) => b.includes("[[components]]"));
+    expect(() => parseConfig(agentExample ?? "", { filename: "mcp-agent.toml" })).not.toThrow();
+    expect(parse(serviceExample ?? "").diagnostics).toEqual([]);
   });
 });
