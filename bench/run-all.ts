@@ -74,6 +74,17 @@ for (const r of results) {
 }
 if (failed.length > 0) lines.push("", `Benchmarks that failed to run: ${failed.join(", ")}`);
 writeFileSync(join(resultsDir, "report.md"), `${lines.join("\n")}\n`);
+// docs/performance.md shows the latest report between its markers; the prose around stays.
+const perfDoc = join(here, "..", "docs", "performance.md");
+const start = "<!-- report:start -->";
+const end = "<!-- report:end -->";
+const doc = readFileSync(perfDoc, "utf8");
+const a = doc.indexOf(start);
+const b = doc.indexOf(end);
+if (a >= 0 && b > a) {
+  const table = lines.slice(lines.findIndex((l) => l.startsWith("Generated")));
+  writeFileSync(perfDoc, `${doc.slice(0, a + start.length)}\n${table.join("\n")}\n${doc.slice(b)}`);
+}
 writeFileSync(join(resultsDir, "report.json"), `${JSON.stringify({ results, failed }, null, 2)}\n`);
 process.stdout.write(`${lines.join("\n")}\n`);
 process.exit(failed.length > 0 ? 1 : 0);
