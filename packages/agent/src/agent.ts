@@ -3,6 +3,7 @@ import { compareService } from "./deploy/drift.ts";
 import type { Engine, OperationResult } from "./deploy/engine.ts";
 import { containerSpecFor, LABEL_SERVICE, planContainers, routeKeys } from "./deploy/plan.ts";
 import { diffPorts } from "./deploy/ports.ts";
+import type { ImageRetention } from "./deploy/retention.ts";
 import type { Emit } from "./deploy/steps.ts";
 import { errorLine, isAgentError, NotFoundError, PreconditionError } from "./errors.ts";
 import type { ObservedState } from "./observed.ts";
@@ -66,6 +67,8 @@ export interface ListedRoute extends RouteRegistration {
 export class Agent {
   readonly startedAt = new Date();
   #podmanVersion: string | undefined;
+  /** Prunes images no kept history entry needs after each deploy that changed something. */
+  imageRetention: ImageRetention | undefined;
 
   constructor(
     readonly store: Store,
@@ -92,7 +95,12 @@ export class Agent {
     component?: string | undefined,
   ): Promise<OperationResult> {
     this.checkNode(def);
-    return this.engine.deploy(def, toml, emit, { component });
+    return this.engine.deploy(def, toml, emit, { component }).then((r) => this.#retain(r));
+  }
+
+  async #retain(r: OperationResult): Promise<OperationResult> {
+    if (r.changed) await this.imageRetention?.afterDeploy();
+    return r;
   }
 
   requireService(name: string): StoredService {
@@ -228,7 +236,7 @@ export class Agent {
             });
             return;
           }
-          const r = await this.engine.deploy(def, toml, emit);
+          const r = await this.#retain(await this.engine.deploy(def, toml, emit));
           onResult({
             service: def.name,
             action: !r.changed ? "unchanged" : def.active ? "deployed" : "stopped",
@@ -431,7 +439,7 @@ export class Agent {
   /** Deploy a previous version again: the given tag, or the newest successful other one. */
   async rollback(service: string, version: string | undefined, emit: Emit) {
     const target = this.rollbackTarget(service, version);
-    return this.engine.deploy(target.spec, target.sourceToml, emit);
+    return this.#retain(await this.engine.deploy(target.spec, target.sourceToml, emit));
   }
 
   /** The history entry a rollback would deploy. */

@@ -25,6 +25,14 @@ export {
   planContainers,
 } from "./deploy/plan.ts";
 export { allocatePorts, candidatePorts, diffPorts, probeHostPort } from "./deploy/ports.ts";
+export {
+  ImageRetention,
+  type ImageRetentionDeps,
+  imagesToPrune,
+  normalizeImageRef,
+  type PruneResult,
+  trackPulls,
+} from "./deploy/retention.ts";
 export { runSteps, type Step, type StepEvent, type StepOutcome } from "./deploy/steps.ts";
 export {
   AgentError,

@@ -6,6 +6,7 @@ import { Agent } from "./agent.ts";
 import { type AgentConfig, durationMs } from "./config.ts";
 import { Engine, nextName, previousName } from "./deploy/engine.ts";
 import { LABEL_COMPONENT, LABEL_SERVICE } from "./deploy/plan.ts";
+import { ImageRetention, trackPulls } from "./deploy/retention.ts";
 import { errorLine } from "./errors.ts";
 import type { Monitor } from "./monitor/monitor.ts";
 import { createMonitor } from "./monitor/start.ts";
@@ -239,7 +240,8 @@ export async function runAgent(
   );
   const engine = new Engine({
     store,
-    runtime,
+    // Pulls are noted so that history retention removes only images the agent pulled.
+    runtime: trackPulls(runtime, store),
     observed,
     platform,
     options: {
@@ -267,6 +269,13 @@ export async function runAgent(
     listeners: config.mcproxy.listeners,
     certsDir: config.certs.dir,
     rootless: config.podman.run_as !== "" || process.getuid?.() !== 0,
+  });
+
+  agent.imageRetention = new ImageRetention({
+    store,
+    runtime,
+    warn: (msg, fields) => log.warn(fields ?? {}, msg),
+    info: (msg, fields) => log.info(fields ?? {}, msg),
   });
 
   const interrupted = store.unfinishedOperations();

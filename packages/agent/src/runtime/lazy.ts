@@ -19,6 +19,11 @@ export function lazyRuntime(
     list: async () => (await get()).list(),
     imageExists: async (image) => (await get()).imageExists(image),
     pull: async (image) => (await get()).pull(image),
+    removeImage: async (image) => {
+      const r = await get();
+      if (!r.removeImage) throw new Error("this container runtime cannot remove images");
+      await r.removeImage(image);
+    },
     create: async (spec) => (await get()).create(spec),
     run: async (spec) => (await get()).run(spec),
     start: async (name) => (await get()).start(name),

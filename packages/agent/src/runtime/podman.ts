@@ -94,6 +94,7 @@ export function adaptRuntime(
         typeof registry === "function" ? await registry(image) : registry,
       );
     },
+    removeImage: (image) => podman.removeImage(image),
     create: (spec: CreateContainerSpec) => podman.createContainer(createOptions(spec)),
     run: (spec: CreateContainerSpec) => podman.runContainer(createOptions(spec)),
     start: (name) => podman.startContainer(name),

@@ -60,6 +60,11 @@ export interface ContainerRuntime {
   list(): Promise<ContainerInfo[]>;
   imageExists(image: string): Promise<boolean>;
   pull(image: string): Promise<void>;
+  /**
+   * Removes an image by reference (`podman rmi`, never forced: an image a container uses
+   * is refused). Optional: a runtime without it makes history retention keep every image.
+   */
+  removeImage?(image: string): Promise<void>;
   /** Creates (does not start) a container; returns its id. */
   create(spec: CreateContainerSpec): Promise<string>;
   /** Creates and starts a container in one call (`podman run -d`); returns its id. */

@@ -127,3 +127,12 @@ export const history = sqliteTable(
   },
   (t) => [index("history_service").on(t.service, t.id)],
 );
+
+/**
+ * Images the agent pulled itself for a managed service: the only images history retention
+ * may remove. An image that was already present (built or pulled by hand) is never listed.
+ */
+export const pulledImages = sqliteTable("pulled_images", {
+  image: text("image").primaryKey(),
+  pulledAt: text("pulled_at").notNull().default(now),
+});

@@ -319,6 +319,36 @@ export class SqliteStore implements Store {
     }));
   }
 
+  listHistoryServices(): string[] {
+    return this.#db
+      .selectDistinct({ service: schema.history.service })
+      .from(schema.history)
+      .orderBy(asc(schema.history.service))
+      .all()
+      .map((r) => r.service);
+  }
+
+  recordPulledImage(image: string): void {
+    this.#db
+      .insert(schema.pulledImages)
+      .values({ image, pulledAt: nowIso() })
+      .onConflictDoUpdate({ target: schema.pulledImages.image, set: { pulledAt: nowIso() } })
+      .run();
+  }
+
+  listPulledImages(): string[] {
+    return this.#db
+      .select()
+      .from(schema.pulledImages)
+      .orderBy(asc(schema.pulledImages.image))
+      .all()
+      .map((r) => r.image);
+  }
+
+  forgetPulledImage(image: string): void {
+    this.#db.delete(schema.pulledImages).where(eq(schema.pulledImages.image, image)).run();
+  }
+
   close(): void {
     this.#sqlite.close();
   }

@@ -139,6 +139,13 @@ export interface Store {
     keep: number,
   ): void;
   listHistory(service: string, limit?: number): HistoryEntry[];
+  /** Every service with at least one kept history entry (also undeployed ones). */
+  listHistoryServices(): string[];
+
+  /** Notes an image the agent pulled (history retention may remove only those). */
+  recordPulledImage(image: string): void;
+  listPulledImages(): string[];
+  forgetPulledImage(image: string): void;
 
   close(): void;
 }

@@ -6,7 +6,16 @@ import type {
   LogOptions,
 } from "../../src/runtime/runtime.ts";
 
-type Method = "pull" | "create" | "start" | "stop" | "remove" | "rename" | "restart" | "exec";
+type Method =
+  | "pull"
+  | "create"
+  | "start"
+  | "stop"
+  | "remove"
+  | "rename"
+  | "restart"
+  | "exec"
+  | "removeImage";
 
 /** A complete in-memory runtime for unit tests, with call counting and fault injection. */
 export class FakeRuntime implements ContainerRuntime {
@@ -56,6 +65,15 @@ export class FakeRuntime implements ContainerRuntime {
   async pull(image: string) {
     this.#check("pull", image);
     this.images.add(image);
+  }
+
+  async removeImage(image: string) {
+    this.#check("removeImage", image);
+    if (!this.images.has(image)) throw new Error(`image ${image} not known`);
+    if ([...this.containers.values()].some((c) => c.image === image)) {
+      throw new Error(`image ${image} is in use by a container`);
+    }
+    this.images.delete(image);
   }
 
   async create(spec: CreateContainerSpec) {
