@@ -1,7 +1,8 @@
 import type { ContainerInfo } from "../runtime/runtime.ts";
 import { containerName, imageTag } from "../spec.ts";
 import type { StoredService } from "../store/store.ts";
-import { LABEL_SPEC_HASH, LABEL_VERSION } from "./plan.ts";
+import { observedSpecHash, parseStoredHash } from "./adopted.ts";
+import { LABEL_VERSION } from "./plan.ts";
 
 export interface ComponentDrift {
   name: string;
@@ -41,7 +42,10 @@ export function compareService(
     }
     if (container && observedVersion !== desiredVersion) {
       reasons.push(`version ${observedVersion || "unknown"} runs, ${desiredVersion} desired`);
-    } else if (container && container.labels[LABEL_SPEC_HASH] !== comp.specHash) {
+    } else if (
+      container &&
+      observedSpecHash(container, comp.specHash) !== parseStoredHash(comp.specHash).hash
+    ) {
       reasons.push("container spec differs from the definition (redeploy to apply)");
     }
     return {

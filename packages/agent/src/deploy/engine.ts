@@ -12,6 +12,7 @@ import { healthDeadlineMs, healthPolicy } from "../health/decide.ts";
 import { type Clock, systemClock, waitHealthy } from "../health/wait.ts";
 import type { ObservedState } from "../observed.ts";
 import type { Platform, RouteRegistration } from "../platform.ts";
+import { canInspect } from "../runtime/inspect.ts";
 import type { ContainerInfo, ContainerRuntime, CreateContainerSpec } from "../runtime/runtime.ts";
 import {
   type ComponentDef,
@@ -22,11 +23,13 @@ import {
   serviceVersion,
 } from "../spec.ts";
 import type { PortAssignment, Store, StoredService } from "../store/store.ts";
+import { adoptedSpecHash, matchAdopted, observedSpecHash } from "./adopted.ts";
 import { KeyedLock } from "./lock.ts";
 import {
   type ContainerAction,
   containerSpecFor,
   LABEL_SERVICE,
+  LABEL_SPEC_HASH,
   planContainers,
   routeKeys,
 } from "./plan.ts";
@@ -641,10 +644,19 @@ export class Engine {
         const existingPorts = store.listPorts(def.name);
         const portDiff = diffPorts(routeKeys(def), existingPorts);
         let newPorts: PortAssignment[] = [];
+        // Host ports of kept adopted containers: the ports they were published on by hand.
+        let adoptedPorts: PortAssignment[] = [];
+        // Kept adopted containers: container name → id.
+        const keptAdopted = new Map<string, string>();
+        const sameKey = (a: PortAssignment, k: { component: string; route: string }) =>
+          a.component === k.component && a.route === k.route;
+        const need = () => portDiff.need.filter((k) => !adoptedPorts.some((p) => sameKey(p, k)));
         // Components whose replacement switched to fresh ports: component → its new ports.
         const swapped = new Map<string, PortAssignment[]>();
         const ports = () => [
-          ...[...portDiff.keep, ...newPorts].filter((p) => !swapped.has(p.component)),
+          ...[...portDiff.keep, ...adoptedPorts, ...newPorts].filter(
+            (p) => !swapped.has(p.component),
+          ),
           ...[...swapped.values()].flat(),
         ];
         // Zero-downtime replacements planned in store-spec: component → fresh ports.
@@ -652,10 +664,70 @@ export class Engine {
         const retirements: Retirement[] = [];
         const steps: Step[] = [];
 
+        // The first deploy after adopt keeps each adopted container (no spec-hash label; the
+        // store's hash is "") that already runs as its component says; see matchAdopted.
+        steps.push({
+          name: "adopted",
+          do: async () => {
+            const pending = (def.components ?? []).filter(
+              (c) =>
+                touched(c.name) &&
+                previous?.components.some((p) => p.name === c.name && p.specHash === ""),
+            );
+            if (pending.length === 0) return skipped("no adopted containers");
+            if (!canInspect(runtime)) return skipped("the runtime cannot inspect containers");
+            const byName = new Map((await observed.refresh()).map((c) => [c.name, c]));
+            const taken = new Set(
+              store
+                .listPorts()
+                .filter((p) => p.service !== def.name)
+                .map((p) => p.hostPort),
+            );
+            const notes: string[] = [];
+            const found: PortAssignment[] = [];
+            for (const c of pending) {
+              const name = containerName(def.name, c.name);
+              const cur = byName.get(name);
+              if (!cur || cur.labels[LABEL_SPEC_HASH] !== undefined) continue;
+              const settings = await runtime.inspect(name).catch(() => undefined);
+              const m = settings
+                ? matchAdopted(def.name, c, cur, settings)
+                : { ok: false as const, reasons: ["inspect failed"] };
+              const conflict = m.ok
+                ? m.ports.find(
+                    (p) =>
+                      taken.has(p.hostPort) ||
+                      portDiff.keep.some((k) => sameKey(k, p) && k.hostPort !== p.hostPort),
+                  )
+                : undefined;
+              if (!m.ok || conflict) {
+                const why = m.ok
+                  ? `host port ${conflict?.hostPort} is assigned elsewhere`
+                  : m.reasons.join(", ");
+                notes.push(`${name} will be replaced: ${why}`);
+                continue;
+              }
+              keptAdopted.set(name, cur.id);
+              found.push(...m.ports.filter((p) => !portDiff.keep.some((k) => sameKey(k, p))));
+              notes.push(`${name} kept`);
+            }
+            adoptedPorts = found;
+            if (found.length > 0) store.assignPorts(found);
+            return done(notes.join("; "));
+          },
+          undo: async () => {
+            if (adoptedPorts.length > 0) {
+              store.releasePorts(def.name, [...portDiff.keep, ...portDiff.release]);
+            }
+            adoptedPorts = [];
+            keptAdopted.clear();
+          },
+        });
+
         steps.push({
           name: "allocate-ports",
           do: async () => {
-            if (portDiff.need.length === 0) {
+            if (need().length === 0) {
               return routeKeys(def).length === 0 ? skipped("no routes") : unchanged();
             }
             await this.#portLock.run("ports", async () => {
@@ -664,7 +736,7 @@ export class Engine {
                 ...this.#reserved,
               ]);
               newPorts = await allocatePorts(
-                portDiff.need,
+                need(),
                 def.name,
                 options.portRange,
                 taken,
@@ -703,12 +775,36 @@ export class Engine {
                   if (await runtime.imageExists(image)) present.add(image);
                 }),
             ]);
-            actions = planContainers(def.name, specs, current);
+            // What unlabelled containers stand for: kept adopted ones carry no label.
+            const unlabelled = new Map<string, string>();
+            for (const [i, c] of (def.components ?? []).entries()) {
+              const name = containerName(def.name, c.name);
+              const cur = current.find((x) => x.name === name);
+              if (!cur || cur.labels[LABEL_SPEC_HASH] !== undefined) continue;
+              const stored = previous?.components.find((p) => p.name === c.name)?.specHash;
+              const hash =
+                keptAdopted.get(name) === cur.id
+                  ? specs[i]?.labels[LABEL_SPEC_HASH]
+                  : observedSpecHash(cur, stored);
+              if (hash !== undefined) unlabelled.set(name, hash);
+            }
+            actions = planContainers(def.name, specs, current, unlabelled);
             await this.#planRolling(def, actions, specs, ports(), rolling, touched);
+            // A kept adopted container is remembered by id with its hash (it has no label).
+            const storedHash = (i: number): string => {
+              const spec = specs[i];
+              const hash = spec?.labels[LABEL_SPEC_HASH] ?? "";
+              const a = actions.find((x) => x.kind !== "remove" && x.spec.name === spec?.name);
+              return a &&
+                (a.kind === "unchanged" || a.kind === "start") &&
+                a.current.labels[LABEL_SPEC_HASH] === undefined
+                ? adoptedSpecHash(a.current.id, hash)
+                : hash;
+            };
             const componentsSame =
               previous !== undefined &&
               previous.components.length === specs.length &&
-              specs.every((s, i) => previous.components[i]?.specHash === s.labels["mcp.spec-hash"]);
+              specs.every((_, i) => previous.components[i]?.specHash === storedHash(i));
             if (
               previous &&
               previous.specHash === specHash &&
@@ -731,7 +827,7 @@ export class Engine {
                 name: c.name,
                 image: c.image,
                 version: imageTag(c.image),
-                specHash: specs[i]?.labels["mcp.spec-hash"] ?? "",
+                specHash: storedHash(i),
               })),
             });
             return done(previous ? "updated" : "new service");

@@ -104,6 +104,8 @@ export function planContainers(
   service: string,
   desired: CreateContainerSpec[],
   observed: ContainerInfo[],
+  /** Container name → the hash an unlabelled (kept adopted) container stands for. */
+  unlabelled: Map<string, string> = new Map(),
 ): ContainerAction[] {
   const byName = new Map(observed.map((c) => [c.name, c]));
   const actions: ContainerAction[] = [];
@@ -114,7 +116,10 @@ export function planContainers(
     const current = byName.get(spec.name);
     if (!current) {
       actions.push({ kind: "create", component, spec });
-    } else if (current.labels[LABEL_SPEC_HASH] !== spec.labels[LABEL_SPEC_HASH]) {
+    } else if (
+      (current.labels[LABEL_SPEC_HASH] ?? unlabelled.get(current.name)) !==
+      spec.labels[LABEL_SPEC_HASH]
+    ) {
       actions.push({ kind: "replace", component, spec, current });
     } else if (current.state !== "running") {
       actions.push({ kind: "start", component, spec, current });
