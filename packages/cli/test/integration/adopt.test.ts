@@ -104,26 +104,63 @@ describe("adopting hand-started containers with a real agent and real Podman", (
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toContain("is already up to date");
 
-    // The operator completes the file: the web port goes through MCP, on a port MCP assigns.
-    const completed = text
-      .replace(
-        '# [[components.routes]]\n# port = 8080\n# mode = "l4"',
-        '[[components.routes]]\nport = 8080\nmode = "l4"',
-      )
-      .replace(
-        'cmd = ["httpd", "-f", "-p", "8080"]',
-        'cmd = ["sh", "-c", "exec httpd -f -p $PORT"]',
-      );
+    // The operator completes the file: the hand-published web port becomes its route (the
+    // route's host port is the one it was published on). Nothing else changes, so sync
+    // keeps both containers as they are.
+    const completed = text.replace(
+      '# [[components.routes]]\n# port = 8080\n# mode = "l4"',
+      '[[components.routes]]\nport = 8080\nmode = "l4"',
+    );
     expect(completed).not.toBe(text);
     await writeFile(file, completed);
 
     const diff = await H.mcp(["diff", service, "--exit-code"]);
     expect(diff.exitCode).toBe(1);
-    expect(diff.stdout).toMatch(/web\.(routes|cmd)/);
+    expect(diff.stdout).toMatch(/web\.routes/);
 
     const synced = await H.mcp(["sync"], 180_000);
     expect(synced.exitCode, `${synced.stdout}\n${synced.stderr}\n${H.agentOutput()}`).toBe(0);
     expect(synced.stdout).toMatch(new RegExp(`rift\\s+${service}\\s+deployed`));
+    expect(await ids()).toEqual(before);
+    const kept = await H.mcp(["status", service, "--json"]);
+    expect(JSON.parse(String(kept.stdout))).toMatchObject({ service, drift: false });
+    // The route goes to the port the operator published by hand.
+    const listed = await H.mcp(["route", "list"]);
+    expect(listed.stdout).toContain(`:${published}`);
+
+    // Syncing again changes nothing (the kept containers are known by id and spec hash).
+    const noop = await H.mcp(["sync"], 120_000);
+    expect(noop.exitCode, `${noop.stdout}\n${noop.stderr}`).toBe(0);
+    expect(await ids()).toEqual(before);
+
+    // A changed field replaces that adopted container only: api gets an env variable.
+    const apiChanged = completed.replace(
+      `network = "${network}"`,
+      `network = "${network}"\nenv = ["MODE=changed"]`,
+    );
+    expect(apiChanged).not.toBe(completed);
+    await writeFile(file, apiChanged);
+    const replaced = await H.mcp(["sync"], 180_000);
+    expect(replaced.exitCode, `${replaced.stdout}\n${replaced.stderr}`).toBe(0);
+    const afterApi = await ids();
+    expect(afterApi.web).toBe(before.web);
+    expect(afterApi.api).not.toBe(before.api);
+    const apiEnv = (await H.podman.client.inspectContainer(`${service}-api`)).env;
+    expect(apiEnv).toMatchObject({ MODE: "changed" });
+
+    // Then web moves to a port MCP assigns: a new container on $PORT, the route follows it.
+    await writeFile(
+      file,
+      apiChanged.replace(
+        'cmd = ["httpd", "-f", "-p", "8080"]',
+        'cmd = ["sh", "-c", "exec httpd -f -p $PORT"]',
+      ),
+    );
+    const moved = await H.mcp(["sync"], 180_000);
+    expect(moved.exitCode, `${moved.stdout}\n${moved.stderr}\n${H.agentOutput()}`).toBe(0);
+    const afterWeb = await ids();
+    expect(afterWeb.web).not.toBe(before.web);
+    expect(afterWeb.api).toBe(afterApi.api);
 
     const status = await H.mcp(["status", service, "--json"]);
     expect(status.exitCode).toBe(0);
