@@ -5,6 +5,7 @@ import { containerSpecFor, LABEL_SERVICE, planContainers, routeKeys } from "./de
 import { diffPorts } from "./deploy/ports.ts";
 import type { ImageRetention } from "./deploy/retention.ts";
 import type { Emit } from "./deploy/steps.ts";
+import { refuseContainersOnEdge } from "./edge.ts";
 import { errorLine, isAgentError, NotFoundError, PreconditionError } from "./errors.ts";
 import type { ObservedState } from "./observed.ts";
 import type { Platform, RouteRegistration } from "./platform.ts";
@@ -86,6 +87,7 @@ export class Agent {
         `service "${def.name}" is defined for node "${def.node}", this agent is "${this.info.nodeName}"`,
       );
     }
+    refuseContainersOnEdge(this.info.role, this.info.nodeName, def);
   }
 
   deploy(
@@ -453,7 +455,7 @@ export class Agent {
     if (!target) {
       throw new PreconditionError(
         version !== undefined
-          ? `no successful deploy of ${service} ${version} in the kept history`
+          ? `no successful deploy of ${service} ${version} in the kept history (no longer kept, or it never succeeded); see mcp history ${service}`
           : `no earlier successful deploy of ${service} in the kept history`,
       );
     }
