@@ -2,6 +2,8 @@
 // the AgentService descriptor (use it with @connectrpc/connect v2 createClient or a
 // ConnectRouter). test/exports.test.ts fails when this list misses a generated name.
 export type {
+  AddEdgeRouteRequest,
+  AddEdgeRouteResponse,
   AdoptedContainer,
   AdoptRequest,
   AdoptResponse,
@@ -39,6 +41,8 @@ export type {
   PortMapping,
   PushDefinitionsRequest,
   PushDefinitionsResponse,
+  RemoveEdgeRouteRequest,
+  RemoveEdgeRouteResponse,
   RestartRequest,
   RestartResponse,
   RollbackRequest,
@@ -59,6 +63,8 @@ export type {
   UndeployResponse,
 } from "../gen/mcp/agent/v1/agent_pb.js";
 export {
+  AddEdgeRouteRequestSchema,
+  AddEdgeRouteResponseSchema,
   AdoptedContainerSchema,
   AdoptRequestSchema,
   AdoptResponseSchema,
@@ -112,6 +118,8 @@ export {
   PortMappingSchema,
   PushDefinitionsRequestSchema,
   PushDefinitionsResponseSchema,
+  RemoveEdgeRouteRequestSchema,
+  RemoveEdgeRouteResponseSchema,
   RestartRequestSchema,
   RestartResponseSchema,
   RollbackRequestSchema,

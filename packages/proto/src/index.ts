@@ -2,6 +2,8 @@
 // mc-proxy service descriptor. Messages of the two packages share names (Route, Listener,
 // RouteMode), so mc-proxy's messages are only behind the @mcp/proto/mcproxy/v1 subpath.
 export type {
+  AddEdgeRouteRequest,
+  AddEdgeRouteResponse,
   AdoptedContainer,
   AdoptRequest,
   AdoptResponse,
@@ -39,6 +41,8 @@ export type {
   PortMapping,
   PushDefinitionsRequest,
   PushDefinitionsResponse,
+  RemoveEdgeRouteRequest,
+  RemoveEdgeRouteResponse,
   RestartRequest,
   RestartResponse,
   RollbackRequest,
@@ -59,6 +63,8 @@ export type {
   UndeployResponse,
 } from "./agent-v1.ts";
 export {
+  AddEdgeRouteRequestSchema,
+  AddEdgeRouteResponseSchema,
   AdoptedContainerSchema,
   AdoptRequestSchema,
   AdoptResponseSchema,
@@ -112,6 +118,8 @@ export {
   PortMappingSchema,
   PushDefinitionsRequestSchema,
   PushDefinitionsResponseSchema,
+  RemoveEdgeRouteRequestSchema,
+  RemoveEdgeRouteResponseSchema,
   RestartRequestSchema,
   RestartResponseSchema,
   RollbackRequestSchema,

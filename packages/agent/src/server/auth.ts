@@ -39,6 +39,8 @@ export const ALLOW: Readonly<Record<MethodName, readonly string[]>> = {
   plan: ["admin"],
   rollback: ["admin"],
   history: ["admin"],
+  addEdgeRoute: ["admin"],
+  removeEdgeRoute: ["admin"],
 };
 
 /**

@@ -21,6 +21,7 @@ import type { Agent, SyncOutcome } from "../agent.ts";
 import type { OperationResult } from "../deploy/engine.ts";
 import { LABEL_COMPONENT, LABEL_SERVICE, LABEL_VERSION } from "../deploy/plan.ts";
 import type { StepEvent } from "../deploy/steps.ts";
+import { addEdgeRoute, removeEdgeRoute } from "../edge.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import type { ContainerInfo } from "../runtime/runtime.ts";
 import { imageTag, type ServiceDef } from "../spec.ts";
@@ -548,6 +549,28 @@ export function agentServiceImpl(agent: Agent): ServiceImpl<typeof AgentService>
         })),
       };
     },
+
+    async addEdgeRoute(req) {
+      return addEdgeRoute(edgeContext(agent), {
+        port: req.port,
+        hostname: req.hostname,
+        backend: req.backend,
+        mode: req.mode === RouteMode.L7 ? "l7" : req.mode === RouteMode.L4 ? "l4" : "",
+      });
+    },
+
+    async removeEdgeRoute(req) {
+      return removeEdgeRoute(edgeContext(agent), { port: req.port, hostname: req.hostname });
+    },
+  };
+}
+
+function edgeContext(agent: Agent) {
+  return {
+    role: agent.info.role,
+    nodeName: agent.info.nodeName,
+    listeners: agent.info.listeners,
+    platform: agent.platform,
   };
 }
 
