@@ -7,10 +7,19 @@
 // Both agents drive the same rootless Podman (user `mcp`), so each one's `ps` also lists the
 // other's containers; placement is therefore asserted through `status`, which reads each
 // agent's own registry.
+//
+// The edge node runs no containers: a service with containers is refused there, and
+// `mcp deploy` of a compute service with a public route puts that route on the edge's
+// mc-proxy (the sim's), backend = the compute node's address. The compute agent gets no
+// mc-proxy of its own here, so a request through the sim's listener that reaches the
+// container can only have taken the edge's route.
 import { type ChildProcess, spawn } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Duplex } from "node:stream";
+import { connect as tlsConnect } from "node:tls";
 import { ensureLocalCa, issueServerCert } from "@mcp/sim";
 import { freePort, type PodmanHarness, setupPodman } from "@mcp/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,13 +44,45 @@ const nodes: Node[] = [
   { name: "edge", address: "127.0.0.3", port: 0, output: "" },
 ];
 const services: Record<string, string> = {};
+let proxyPort = 0;
+
+/** The first bytes a TLS client sends for `servername`: a ClientHello carrying the SNI. */
+function clientHello(servername: string): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const socket = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        resolve(Buffer.from(chunk));
+        cb();
+        queueMicrotask(() => t.destroy());
+      },
+    });
+    const t = tlsConnect({ socket, servername, rejectUnauthorized: false });
+    t.on("error", () => {});
+  });
+}
+
+/** Sends `data` to 127.0.0.1:`port` and closes after a moment. */
+function sendTo(port: number, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = tcpConnect(port, "127.0.0.1", () => {
+      s.write(data);
+      setTimeout(() => {
+        s.destroy();
+        resolve();
+      }, 500);
+    });
+    s.on("error", reject);
+  });
+}
 
 const mcp = (...args: string[]) => runNode(CLI, args, { MCP_CONFIG: fleetToml });
 
 /** The platform agent's config with this node's address, port, database, certs and ports. */
 function nodeConfig(base: string, n: Node, i: number, dir: string): string {
   const low = 30_000 + i * 100 + Math.floor(Math.random() * 20) * 200;
-  return base
+  const own = n.name === "edge" ? base : base.replace(/^\[mcproxy\]\nsocket = .*\n/m, "");
+  return own
     .replace(/^grpc_addr = .*$/m, `grpc_addr = "${n.address}:${n.port}"`)
     .replace(/^tls_cert = .*$/m, `tls_cert = "${join(dir, "agent.pem")}"`)
     .replace(/^tls_key = .*$/m, `tls_key = "${join(dir, "agent.key")}"`)
@@ -130,12 +171,14 @@ beforeAll(async () => {
     await new Promise((res) => setTimeout(res, 200));
   }
 
+  proxyPort = Number(up.sim.mcproxy.listeners[":443"]?.split(":").pop());
   for (const n of nodes) {
     const svc = h.name(`on-${n.name}`);
     services[n.name] = svc;
+    // The compute service appends what each connection sends to /tmp/got.
     await writeFile(
       join(platformDir, "fleet-services", `${svc}.toml`),
-      `name = "${svc}"\nnode = "${n.name}"\n\n[[components]]\nname = "api"\nimage = "${image}"\ncmd = ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]\n`,
+      `name = "${svc}"\nnode = "${n.name}"\n\n[[components]]\nname = "api"\nimage = "${image}"\ncmd = ["sh", "-c", "trap 'exit 0' TERM; while :; do nc -l -p $PORT >> /tmp/got; done & wait"]\n\n[[components.routes]]\nport = 443\nmode = "l4"\nhostname = "${svc}.public.example"\n`,
     );
   }
 }, 180_000);
@@ -165,12 +208,12 @@ describe("two agents, placement by node", () => {
     expect(r.stdout).toMatch(/edge\s+127\.0\.0\.3:\d+\s+\S+\s+edge/);
   });
 
-  it("mcp sync deploys each service to the node its definition names", async () => {
+  it("mcp sync deploys each service to the node its definition names; the edge refuses containers", async () => {
     const r = await mcp("sync");
-    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-    for (const n of nodes) {
-      expect(r.stdout).toMatch(new RegExp(`${n.name}\\s+${services[n.name]}\\s+deployed`));
-    }
+    expect(r.code, `${r.stdout}\n${r.stderr}`).not.toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`compute\\s+${services.compute}\\s+deployed`));
+    expect(r.stdout).toMatch(new RegExp(`edge\\s+${services.edge}\\s+failed`));
+    expect(`${r.stdout}${r.stderr}`).toContain('node "edge" is an edge node');
     const s = await mcp("status", "--json");
     expect(s.code, s.stderr).toBe(0);
     const byNode = Object.fromEntries(
@@ -183,8 +226,34 @@ describe("two agents, placement by node", () => {
     );
     expect(byNode).toEqual({
       compute: [[services.compute, 1]],
-      edge: [[services.edge, 1]],
+      edge: [],
     });
+  });
+
+  it("mcp deploy to the edge is refused: it runs no containers", async () => {
+    const r = await mcp("deploy", services.edge as string);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('node "edge" is an edge node: it runs no containers');
+  });
+
+  it("mcp deploy puts the public route on the edge; a request through the edge's mc-proxy reaches the container on the compute node", async () => {
+    const svc = services.compute as string;
+    const host = `${svc}.public.example`;
+    const r = await mcp("deploy", svc);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    // Not "(unchanged)": nothing but the edge agent put this route on the sim's mc-proxy.
+    expect(r.stdout).toMatch(
+      new RegExp(`edge edge: ${host.replace(/\./g, "\\.")} on :443 → 127\\.0\\.0\\.2:\\d+\n`),
+    );
+    await sendTo(proxyPort, await clientHello(host));
+    let got = "";
+    const deadline = Date.now() + 15_000;
+    while (!got.includes(host) && Date.now() < deadline) {
+      const e = await h.client.execContainer(`${svc}-api`, ["cat", "/tmp/got"]);
+      got = e.stdout;
+      if (!got.includes(host)) await new Promise((res) => setTimeout(res, 250));
+    }
+    expect(got, nodes.map((n) => n.output).join("\n")).toContain(host);
   });
 
   it("fleet-wide ps with one agent down reports the other node and exits 3", async () => {

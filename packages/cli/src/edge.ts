@@ -1,0 +1,79 @@
+import { RouteMode } from "@mcp/proto/agent/v1";
+import type { ServiceDef } from "@mcp/servicedef";
+import type { Config, NodeConfig } from "./config.js";
+import type { Context } from "./context.js";
+import { callNode } from "./unary.js";
+
+export interface EdgeRoute {
+  port: number;
+  hostname: string;
+  backend: string;
+}
+
+/** The `[[nodes]]` with `role = "edge"`. */
+export function edgeNodes(config: Config): NodeConfig[] {
+  return config.nodes.filter((n) => n.role === "edge");
+}
+
+/**
+ * The routes of a deployed service that go on edge nodes: each L4 route with an explicit
+ * `hostname` (a public name; a route without one answers to `<service>.<zone>`, the
+ * internal name), pointing at the compute node's address and the host port the deploy
+ * assigned (the result's ports are keyed by route name, or component name for an unnamed
+ * route). L7 routes stay on the compute node: an edge holds no certificates. Pure.
+ */
+export function edgeRoutesFor(
+  def: ServiceDef,
+  ports: Record<string, number>,
+  computeAddress: string,
+): { routes: EdgeRoute[]; skipped: string[] } {
+  const routes: EdgeRoute[] = [];
+  const skipped: string[] = [];
+  for (const c of def.components ?? []) {
+    for (const r of c.routes ?? []) {
+      if (!r.hostname) continue;
+      if (r.mode === "l7") {
+        skipped.push(`${r.hostname}: l7 routes are not put on edge nodes`);
+        continue;
+      }
+      const hostPort = ports[r.name || c.name];
+      if (hostPort === undefined) {
+        skipped.push(`${r.hostname}: no host port in the deploy result`);
+        continue;
+      }
+      routes.push({ port: r.port, hostname: r.hostname, backend: `${computeAddress}:${hostPort}` });
+    }
+  }
+  return { routes, skipped };
+}
+
+/**
+ * After a deploy to a compute node: puts the service's public routes on every edge node of
+ * mcp.toml (AddEdgeRoute), backend = the compute node's address (its NodeInfo) and host
+ * port. Returns one line per route for the operator.
+ */
+export async function registerOnEdges(
+  ctx: Context,
+  config: Config,
+  compute: NodeConfig,
+  def: ServiceDef,
+  ports: Record<string, number>,
+): Promise<string[]> {
+  const edges = edgeNodes(config).filter((n) => n.name !== compute.name);
+  if (edges.length === 0) return [];
+  if (!(def.components ?? []).some((c) => (c.routes ?? []).some((r) => r.hostname))) return [];
+  const info = await callNode(ctx, compute, (c, o) => c.nodeInfo({}, o));
+  const { routes, skipped } = edgeRoutesFor(def, ports, info.address);
+  const lines = skipped.map((s) => `edge: skipped ${s}`);
+  for (const edge of edges) {
+    for (const r of routes) {
+      const res = await callNode(ctx, edge, (c, o) =>
+        c.addEdgeRoute({ ...r, mode: RouteMode.L4 }, o),
+      );
+      lines.push(
+        `edge ${edge.name}: ${r.hostname} on ${res.listener} → ${r.backend}${res.changed ? "" : " (unchanged)"}`,
+      );
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,64 @@
+import type { ServiceDef } from "@mcp/servicedef";
+import { describe, expect, it } from "vitest";
+import type { Config } from "../src/config.js";
+import { edgeNodes, edgeRoutesFor } from "../src/edge.js";
+
+const def: ServiceDef = {
+  name: "shop",
+  node: "rift",
+  active: true,
+  path: "shop",
+  components: [
+    {
+      name: "web",
+      image: "reg.example/shop:v1",
+      drain: "1s",
+      routes: [
+        { port: 443, mode: "l4", hostname: "shop.example.com" },
+        { name: "admin", port: 8443, mode: "l4" },
+      ],
+    },
+    {
+      name: "api",
+      image: "reg.example/shop:v1",
+      drain: "1s",
+      routes: [
+        { name: "rest", port: 443, mode: "l4", hostname: "api.example.com" },
+        { name: "ui", port: 443, mode: "l7", hostname: "ui.example.com" },
+      ],
+    },
+  ],
+};
+
+describe("edgeRoutesFor", () => {
+  it("takes L4 routes with a public hostname, backend = compute address and assigned port", () => {
+    expect(
+      edgeRoutesFor(def, { web: 20001, admin: 20002, rest: 20003, ui: 20004 }, "10.0.0.5"),
+    ).toEqual({
+      routes: [
+        { port: 443, hostname: "shop.example.com", backend: "10.0.0.5:20001" },
+        { port: 443, hostname: "api.example.com", backend: "10.0.0.5:20003" },
+      ],
+      skipped: ["ui.example.com: l7 routes are not put on edge nodes"],
+    });
+  });
+
+  it("reports a route whose port the deploy result lacks", () => {
+    expect(edgeRoutesFor(def, { rest: 1 }, "10.0.0.5").skipped).toContain(
+      "shop.example.com: no host port in the deploy result",
+    );
+  });
+});
+
+describe("edgeNodes", () => {
+  it("are the [[nodes]] with role edge", () => {
+    const config = {
+      nodes: [
+        { name: "rift", address: "a:1", role: "compute" },
+        { name: "svc", address: "b:1", role: "edge" },
+        { name: "old", address: "c:1" },
+      ],
+    } as Config;
+    expect(edgeNodes(config).map((n) => n.name)).toEqual(["svc"]);
+  });
+});
