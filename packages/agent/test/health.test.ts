@@ -259,6 +259,38 @@ describe("HealthChecker.checkAll (for the monitor)", () => {
     await hc.checkAll([], [svc], ports);
     expect(hc.statusOf({ id: "id1" })).toBe("");
   });
+
+  it("does not judge a container by a spec it was not made from (a deploy of the next one is under way)", async () => {
+    let t = 0;
+    const probed: string[] = [];
+    const hc = new HealthChecker({
+      runtime: {},
+      now: () => t,
+      prober: async (_p, target) => {
+        probed.push(target.container);
+        return probed.length === 1 ? OK : FAIL;
+      },
+    });
+    const ports = [{ hostPort: 20000, service: "web", component: "api", route: "" }];
+    const running = {
+      ...container("web-api", "api", "id1"),
+      labels: { "mcp.service": "web", "mcp.component": "api", "mcp.spec-hash": "v2" },
+    };
+    const stored = (hash: string) =>
+      ({
+        ...svc,
+        components: [{ name: "api", image: "x:v1", version: "v1", specHash: hash }],
+      }) as StoredService;
+    await hc.checkAll([running], [stored("v2")], ports);
+    expect(hc.statusOf({ id: "id1" })).toBe("healthy");
+    // The store already holds v3 (its check would fail): the v2 container keeps its verdict.
+    for (t = 10_000; t <= 40_000; t += 10_000) {
+      const out = await hc.checkAll([running], [stored("v3")], ports);
+      expect(out.map((h) => h.status)).toEqual(["healthy"]);
+    }
+    expect(probed).toEqual(["web-api"]);
+    expect(hc.statusOf({ id: "id1" })).toBe("healthy");
+  });
 });
 
 describe("ObservedState shows the agent's verdicts", () => {
@@ -360,6 +392,7 @@ describe("the monitor sees the agent's verdicts", () => {
         "mcp.service": "web",
         "mcp.component": "api",
         "mcp.version": "v1",
+        "mcp.spec-hash": "h-api",
       },
     };
     const ports = [{ hostPort: 20000, service: "web", component: "api", route: "" }];

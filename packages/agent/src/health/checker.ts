@@ -1,3 +1,4 @@
+import { observedSpecHash, parseStoredHash } from "../deploy/adopted.ts";
 import { LABEL_COMPONENT, LABEL_SERVICE } from "../deploy/plan.ts";
 import type { ContainerInfo, ContainerRuntime } from "../runtime/runtime.ts";
 import { containerName } from "../spec.ts";
@@ -119,7 +120,21 @@ export class HealthChecker {
         // A replacement's temporary container is the deploy engine's to judge, and the
         // registry's ports are not yet its ports.
         if (c.name !== containerName(service, component)) return;
-        const def = byName.get(service)?.spec.components?.find((x) => x.name === component);
+        const stored = byName.get(service);
+        // While a deploy is under way the store may already hold the next spec; judging the
+        // running container by a check it was not made for would mark it unhealthy. So only
+        // a container that is what the stored spec describes is probed; the others keep
+        // their last verdict.
+        const storedHash = stored?.components?.find((x) => x.name === component)?.specHash;
+        if (
+          storedHash !== undefined &&
+          observedSpecHash(c, storedHash) !== parseStoredHash(storedHash).hash
+        ) {
+          const last = this.#records.get(c.id);
+          if (last) out.push(healthOf(service, component, c, last));
+          return;
+        }
+        const def = stored?.spec.components?.find((x) => x.name === component);
         const policy = def ? healthPolicy(def) : undefined;
         if (!policy) return;
         const now = this.#now();
@@ -134,16 +149,25 @@ export class HealthChecker {
           rec = recordProbe(rec, r, this.#now(), policy);
           this.#records.set(c.id, rec);
         }
-        out.push({
-          service,
-          component,
-          container: c.name,
-          id: c.id,
-          status: rec.status,
-          lastError: rec.lastError,
-        });
+        out.push(healthOf(service, component, c, rec));
       }),
     );
     return out.sort((a, b) => a.container.localeCompare(b.container));
   }
+}
+
+function healthOf(
+  service: string,
+  component: string,
+  c: ContainerInfo,
+  rec: { status: ContainerHealth["status"]; lastError: string },
+): ContainerHealth {
+  return {
+    service,
+    component,
+    container: c.name,
+    id: c.id,
+    status: rec.status,
+    lastError: rec.lastError,
+  };
 }
