@@ -8,6 +8,7 @@ import { Engine, nextName, previousName } from "./deploy/engine.ts";
 import { LABEL_COMPONENT, LABEL_SERVICE } from "./deploy/plan.ts";
 import { ImageRetention, trackPulls } from "./deploy/retention.ts";
 import { errorLine } from "./errors.ts";
+import { IdleMemoryReducer, memoryReducer } from "./memory.ts";
 import type { Monitor } from "./monitor/monitor.ts";
 import { createMonitor } from "./monitor/start.ts";
 import { ObservedState } from "./observed.ts";
@@ -285,6 +286,9 @@ export async function runAgent(
     log.warn({ error: errorLine(e) }, "recovery of interrupted operations failed");
   }
 
+  // After a burst of calls V8 keeps the memory the burst needed until told otherwise.
+  const reduce = memoryReducer();
+  const reducer = reduce ? new IdleMemoryReducer({ idleMs: 3000, reduce }) : undefined;
   let server: RunningServer;
   try {
     server = await startServer(agent, {
@@ -293,6 +297,7 @@ export async function runAgent(
       key,
       validate,
       log,
+      ...(reducer ? { onRequest: () => reducer.activity() } : {}),
     });
   } catch (e) {
     store.close();
@@ -328,6 +333,7 @@ export async function runAgent(
     monitor,
     close: async () => {
       await monitor.stop();
+      reducer?.stop();
       await server.close();
       store.close();
     },

@@ -1,0 +1,135 @@
+import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
+
+/**
+ * V8 flags the daemon runs with. Node 24 lets the young generation grow to 64 MiB per
+ * semi-space (128 MiB in all) under a burst of calls, and V8 keeps it committed
+ * afterwards: under 50 concurrent clients the agent's RSS went from ~130 to ~340 MiB and
+ * stayed there. A 2 MiB semi-space kept calls per second and p99 where they were
+ * (bench/load.bench.ts; docs/decisions/0180). V8 reads this flag only when the heap is set
+ * up, so it has to be on the command line: `v8.setFlagsFromString` later has no reliable
+ * effect.
+ */
+export const AGENT_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
+
+/**
+ * The flags of `wanted` that neither Node's own arguments nor NODE_OPTIONS already set
+ * (by name, so an operator's own value wins). Pure.
+ */
+export function missingNodeFlags(
+  wanted: readonly string[],
+  execArgv: readonly string[],
+  nodeOptions: string | undefined,
+): string[] {
+  const given = [...execArgv, ...(nodeOptions ?? "").split(/\s+/)].map(
+    (a) => a.split("=")[0]?.replaceAll("_", "-") ?? "",
+  );
+  return wanted.filter((f) => !given.includes(f.split("=")[0] ?? ""));
+}
+
+/**
+ * Replaces the process with the same Node and arguments plus AGENT_NODE_FLAGS (same pid,
+ * so systemd and the release launcher are unaffected), when they are missing and the
+ * command is `server`. Needs `process.execve` (Node >= 23.11); without it the agent runs
+ * with Node's defaults. Set MCP_AGENT_NO_REEXEC=1 to opt out.
+ */
+export function reexecWithNodeFlags(): void {
+  if (process.argv[2] !== "server" || process.env.MCP_AGENT_NO_REEXEC === "1") return;
+  const execve = (process as { execve?: (f: string, a: string[], e: NodeJS.ProcessEnv) => void })
+    .execve;
+  if (typeof execve !== "function") return;
+  const missing = missingNodeFlags(AGENT_NODE_FLAGS, process.execArgv, process.env.NODE_OPTIONS);
+  if (missing.length === 0) return;
+  try {
+    execve.call(
+      process,
+      process.execPath,
+      [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)],
+      process.env,
+    );
+  } catch {
+    // execve failed (e.g. the binary moved): carry on with the defaults.
+  }
+}
+
+/** A full, memory-reducing collection: V8 also hands pooled pages back to the system. */
+export type ReduceMemory = () => void;
+
+/**
+ * The collector without `--expose-gc` on the command line: the flag is turned on just
+ * long enough to fetch `gc` from a fresh context, so the agent's own global scope does
+ * not get one.
+ */
+export function memoryReducer(): ReduceMemory | undefined {
+  try {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as ((o?: object) => void) | undefined;
+    v8.setFlagsFromString("--no-expose-gc");
+    if (typeof gc !== "function") return undefined;
+    return () => gc({ type: "major", execution: "sync", flavor: "last-resort" });
+  } catch {
+    return undefined;
+  }
+}
+
+export interface IdleReducerOptions {
+  /** Quiet time after the last call before memory is handed back. */
+  idleMs: number;
+  reduce: ReduceMemory;
+  /** Live RSS in bytes (process.memoryUsage.rss). */
+  rss?: () => number;
+  /** Only when RSS grew by more than this since the last reduction (bytes). */
+  minGrowthBytes?: number;
+}
+
+/**
+ * Hands memory back once a burst of calls is over. V8 keeps the pages a burst made it
+ * allocate (pooled, and a grown young generation) and frees them only on a
+ * memory-reducing collection, which a Node daemon never gets on its own: after 50 clients
+ * stopped, the agent stayed at the burst's RSS indefinitely. One collection per burst, a
+ * few tens of milliseconds, run only when no call came for `idleMs` and RSS has grown.
+ */
+export class IdleMemoryReducer {
+  #last = 0;
+  #pending = false;
+  #baseline: number;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #rss: () => number;
+
+  constructor(private readonly opts: IdleReducerOptions) {
+    this.#rss = opts.rss ?? (() => process.memoryUsage.rss());
+    this.#baseline = this.#rss();
+  }
+
+  /** Called on every request. */
+  activity(): void {
+    this.#last = Date.now();
+    if (this.#pending) return;
+    this.#pending = true;
+    this.#schedule(this.opts.idleMs);
+  }
+
+  #schedule(ms: number): void {
+    this.#timer = setTimeout(() => this.#check(), ms);
+    this.#timer.unref();
+  }
+
+  #check(): void {
+    const quiet = Date.now() - this.#last;
+    if (quiet < this.opts.idleMs) {
+      this.#schedule(this.opts.idleMs - quiet);
+      return;
+    }
+    this.#pending = false;
+    this.#timer = undefined;
+    if (this.#rss() - this.#baseline <= (this.opts.minGrowthBytes ?? 16 * 1024 * 1024)) return;
+    this.opts.reduce();
+    this.#baseline = this.#rss();
+  }
+
+  stop(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending = false;
+  }
+}
