@@ -309,7 +309,8 @@ describe("mcp-agent start-up", () => {
 });
 
 async function fetchWithRetry(url: string): Promise<string> {
-  const deadline = Date.now() + 10_000;
+  // Generous: on a loaded 2-core CI machine rootless port forwarding can take seconds to come up.
+  const deadline = Date.now() + 30_000;
   for (;;) {
     try {
       const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
