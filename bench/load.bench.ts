@@ -6,14 +6,17 @@
 //   2. 50 concurrent clients (each its own HTTP/2 connection over TLS 1.3) call ServiceStatus
 //      and ListContainers (unmanaged included, so every container is listed) in a loop for
 //      BENCH_LOAD_SECONDS (default 20, up to 60): calls, errors, p50/p99 latency, calls/s,
-//      agent RSS before and after.
+//      agent RSS before, right after, 5 s and 15 s after. The agent runs with
+//      bench/memprobe.mjs preloaded (`--expose-gc`): its live heap after a full GC before and
+//      after the load tells retained objects (a leak) from memory V8/malloc keep mapped.
+//      BENCH_AGENT_NODE_FLAGS adds Node flags to the agent, BENCH_AGENT_BIN runs another build.
 //   3. Two concurrent deploys of one service (different definitions): the agent's per-service
 //      lock must serialize them — the overlap of their step streams is reported (target 0).
 // Needs the sim (MCIAS only), rootless Podman as user mcp and the testkit image.
 // Run as root: . ./env.sh && pnpm turbo run build --filter @mcp/agent... && node bench/load.bench.ts
 
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -25,7 +28,9 @@ import { ensureLocalCa, issueServerCert, MciasStore, silentLogger, startSim } fr
 import { freePort, setupPodman } from "@mcp/testkit";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.join(here, "../packages/agent/dist/bin.js");
+const BIN = process.env.BENCH_AGENT_BIN ?? path.join(here, "../packages/agent/dist/bin.js");
+// Extra Node flags for the agent, to compare settings (e.g. "--max-semi-space-size=4").
+const AGENT_FLAGS = (process.env.BENCH_AGENT_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 const SECONDS = Math.min(60, Number(process.env.BENCH_LOAD_SECONDS ?? 20));
 const CLIENTS = Number(process.env.BENCH_LOAD_CLIENTS ?? 50);
 const CONTAINERS = Number(process.env.BENCH_LOAD_CONTAINERS ?? 100);
@@ -41,6 +46,31 @@ async function rssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   return round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
 }
+
+interface MemProbe {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+}
+// The agent runs with bench/memprobe.mjs preloaded: SIGUSR2 makes it collect garbage fully
+// and write its memory figures. Live heap after a full GC is what the agent retains; RSS
+// beyond it is what V8 and malloc keep mapped.
+async function probe(pid: number, out: string): Promise<MemProbe> {
+  await unlink(out).catch(() => {});
+  process.kill(pid, "SIGUSR2");
+  const until = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return JSON.parse(await readFile(out, "utf8")) as MemProbe;
+    } catch {
+      if (Date.now() > until) throw new Error("agent memory probe did not answer");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+const mib = (bytes: number) => round(bytes / 1024 / 1024);
 
 const dir = await mkdtemp(path.join(tmpdir(), "mcp-bench-load-"));
 const simDir = path.join(dir, "sim");
@@ -80,10 +110,23 @@ stop_timeout = "1s"
 level = "warn"
 `,
   );
+  const probeOut = path.join(dir, "memprobe.json");
   agentProc = spawn(
     process.execPath,
-    [BIN, "server", "--config", path.join(dir, "mcp-agent.toml")],
-    { stdio: ["ignore", "ignore", "inherit"] },
+    [
+      "--expose-gc",
+      "--import",
+      path.join(here, "memprobe.mjs"),
+      ...AGENT_FLAGS,
+      BIN,
+      "server",
+      "--config",
+      path.join(dir, "mcp-agent.toml"),
+    ],
+    {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, MCP_MEMPROBE_OUT: probeOut },
+    },
   );
   const agentPid = agentProc.pid ?? 0;
   const deadline = Date.now() + 15_000;
@@ -170,6 +213,7 @@ mode = "l4"
 
   // 2. Load.
   const rssStart = await rssMiB(agentPid);
+  const memStart = await probe(agentPid, probeOut);
   const latency: number[] = [];
   let errors = 0;
   const errorKinds = new Map<string, number>();
@@ -195,6 +239,12 @@ mode = "l4"
   const rssEnd = await rssMiB(agentPid);
   await new Promise((r) => setTimeout(r, 5000));
   const rssIdle = await rssMiB(agentPid);
+  // V8's memory reducer starts 8 s after activity drops; give it that chance before the
+  // forced collection.
+  await new Promise((r) => setTimeout(r, 10_000));
+  const rssIdle15 = await rssMiB(agentPid);
+  const memIdle = await probe(agentPid, probeOut);
+  console.error(`agent memory 15 s after load, after GC: ${JSON.stringify(memIdle)}`);
   for (const [k, v] of errorKinds) console.error(`error x${v}: ${k}`);
 
   // 3. Two deploys of one service at once.
@@ -245,6 +295,28 @@ mode = "l4"
     { metric: "agent RSS before load", value: rssStart, unit: "MiB" },
     { metric: "agent RSS after load", value: rssEnd, unit: "MiB" },
     { metric: "agent RSS 5 s after load", value: rssIdle, unit: "MiB" },
+    { metric: "agent RSS 15 s after load", value: rssIdle15, unit: "MiB" },
+    {
+      metric: "agent live heap after full GC, before load",
+      value: mib(memStart.heapUsed),
+      unit: "MiB",
+    },
+    {
+      metric: "agent live heap after full GC, 15 s after load",
+      value: mib(memIdle.heapUsed),
+      unit: "MiB",
+    },
+    {
+      metric: "agent V8 heap reserved (heapTotal), 15 s after load, after GC",
+      value: mib(memIdle.heapTotal),
+      unit: "MiB",
+    },
+    {
+      metric: "agent external memory after GC, 15 s after load",
+      value: mib(memIdle.external),
+      unit: "MiB",
+    },
+    { metric: "agent RSS after full GC, 15 s after load", value: mib(memIdle.rss), unit: "MiB" },
     {
       metric: "overlap of two concurrent deploys of one service",
       value: round(overlapMs),
