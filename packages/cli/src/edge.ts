@@ -2,6 +2,7 @@ import { RouteMode } from "@mcp/proto/agent/v1";
 import type { ServiceDef } from "@mcp/servicedef";
 import type { Config, NodeConfig } from "./config.js";
 import type { Context } from "./context.js";
+import { type CliError, isCliError } from "./errors.js";
 import { callNode } from "./unary.js";
 
 export interface EdgeRoute {
@@ -61,7 +62,7 @@ export async function registerOnEdges(
 ): Promise<string[]> {
   const edges = edgeNodes(config).filter((n) => n.name !== compute.name);
   if (edges.length === 0) return [];
-  if (!(def.components ?? []).some((c) => (c.routes ?? []).some((r) => r.hostname))) return [];
+  if (!hasPublicRoutes(def)) return [];
   const info = await callNode(ctx, compute, (c, o) => c.nodeInfo({}, o));
   const { routes, skipped } = edgeRoutesFor(def, ports, info.address);
   const lines = skipped.map((s) => `edge: skipped ${s}`);
@@ -76,4 +77,37 @@ export async function registerOnEdges(
     }
   }
   return lines;
+}
+
+/** Whether any route of the service sets an explicit hostname (goes on edge nodes). */
+export function hasPublicRoutes(def: ServiceDef): boolean {
+  return (def.components ?? []).some((c) => (c.routes ?? []).some((r) => r.hostname));
+}
+
+/**
+ * After `mcp sync`: the public routes of each service that runs (deployed or unchanged) go
+ * on the edge nodes, the host ports read from the compute agent's ServiceStatus. A failure
+ * is reported per service and does not stop the others.
+ */
+export async function registerSyncedOnEdges(
+  ctx: Context,
+  config: Config,
+  synced: readonly { node: NodeConfig; def: ServiceDef }[],
+): Promise<{ lines: string[]; errors: CliError[] }> {
+  const lines: string[] = [];
+  const errors: CliError[] = [];
+  if (edgeNodes(config).length === 0) return { lines, errors };
+  for (const { node, def } of synced) {
+    if (!hasPublicRoutes(def)) continue;
+    try {
+      const status = await callNode(ctx, node, (c, o) => c.serviceStatus({ service: def.name }, o));
+      const ports: Record<string, number> = {};
+      for (const c of status.components) Object.assign(ports, c.ports);
+      lines.push(...(await registerOnEdges(ctx, config, node, def, ports)));
+    } catch (e) {
+      if (!isCliError(e)) throw e;
+      errors.push(e);
+    }
+  }
+  return { lines, errors };
 }

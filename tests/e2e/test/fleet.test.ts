@@ -214,6 +214,10 @@ describe("two agents, placement by node", () => {
     expect(r.stdout).toMatch(new RegExp(`compute\\s+${services.compute}\\s+deployed`));
     expect(r.stdout).toMatch(new RegExp(`edge\\s+${services.edge}\\s+failed`));
     expect(`${r.stdout}${r.stderr}`).toContain('node "edge" is an edge node');
+    // The compute service's public route went on the edge. Not "(unchanged)": nothing but
+    // the edge agent puts routes on the sim's mc-proxy here.
+    const host = `${services.compute}.public.example`.replace(/\./g, "\\.");
+    expect(r.stdout).toMatch(new RegExp(`edge edge: ${host} on :443 → 127\\.0\\.0\\.2:\\d+\n`));
     const s = await mcp("status", "--json");
     expect(s.code, s.stderr).toBe(0);
     const byNode = Object.fromEntries(
@@ -236,14 +240,16 @@ describe("two agents, placement by node", () => {
     expect(r.stderr).toContain('node "edge" is an edge node: it runs no containers');
   });
 
-  it("mcp deploy puts the public route on the edge; a request through the edge's mc-proxy reaches the container on the compute node", async () => {
+  it("mcp deploy keeps the public route on the edge; a request through the edge's mc-proxy reaches the container on the compute node", async () => {
     const svc = services.compute as string;
     const host = `${svc}.public.example`;
     const r = await mcp("deploy", svc);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-    // Not "(unchanged)": nothing but the edge agent put this route on the sim's mc-proxy.
+    // Already there since the sync.
     expect(r.stdout).toMatch(
-      new RegExp(`edge edge: ${host.replace(/\./g, "\\.")} on :443 → 127\\.0\\.0\\.2:\\d+\n`),
+      new RegExp(
+        `edge edge: ${host.replace(/\./g, "\\.")} on :443 → 127\\.0\\.0\\.2:\\d+ \\(unchanged\\)\n`,
+      ),
     );
     await sendTo(proxyPort, await clientHello(host));
     let got = "";

@@ -12,6 +12,7 @@ import {
   formatDiagnostic,
   toServiceSpec,
 } from "../definition.js";
+import { registerSyncedOnEdges } from "../edge.js";
 import { CliError, configError, ExitCode, isCliError, usageError } from "../errors.js";
 import { type BuildTarget, buildTargets, componentImages, missingSource } from "../images.js";
 import { STREAM_IDLE_MS } from "../operation.js";
@@ -370,15 +371,32 @@ export async function sync(ctx: Context, args: SyncArgs, signal?: AbortSignal): 
       );
     }
   }
+  // Public routes of the services that run go on the edge nodes (edge.ts).
+  const running = args.dryRun
+    ? []
+    : outcomes.flatMap((o) =>
+        o.results
+          .filter((r) => r.action === SyncAction.DEPLOYED || r.action === SyncAction.UNCHANGED)
+          .flatMap((r) => {
+            const d = defs.find((x) => x.def.name === r.service);
+            return d ? [{ node: o.node, def: d.def }] : [];
+          }),
+      );
+  const edge = await registerSyncedOnEdges(ctx, config, running);
+  if (!ctx.json) for (const line of edge.lines) ctx.stdout.write(`${line}\n`);
   for (const o of outcomes) {
     if (!o.error) continue;
     ctx.stderr.write(`${ctx.errStyle.red("error:")} ${o.error.message}\n`);
     if (o.error.hint) ctx.stderr.write(`${ctx.errStyle.dim("hint:")} ${o.error.hint}\n`);
   }
+  for (const e of edge.errors) {
+    ctx.stderr.write(`${ctx.errStyle.red("error:")} edge route: ${e.message}\n`);
+    if (e.hint) ctx.stderr.write(`${ctx.errStyle.dim("hint:")} ${e.hint}\n`);
+  }
   const nodeFailure = outcomes.find((o) => o.error)?.error;
   if (nodeFailure) return nodeFailure.exitCode;
   const failed = outcomes.some((o) => o.results.some((r) => r.action === SyncAction.FAILED));
-  return failed ? ExitCode.Failed : ExitCode.Ok;
+  return failed || edge.errors.length > 0 ? ExitCode.Failed : ExitCode.Ok;
 }
 
 /** True when nothing was built, nothing failed, and every agent left every service alone. */
