@@ -2,6 +2,7 @@ import { RouteMode } from "@mcp/proto/agent/v1";
 import type { ServiceDef } from "@mcp/servicedef";
 import type { Config, NodeConfig } from "./config.js";
 import type { Context } from "./context.js";
+import { checkDefinition } from "./definition.js";
 import { type CliError, isCliError } from "./errors.js";
 import { callNode } from "./unary.js";
 
@@ -110,4 +111,52 @@ export async function registerSyncedOnEdges(
     }
   }
   return { lines, errors };
+}
+
+/** The public L4 routes (port, hostname) of a definition: what edge nodes carry for it. Pure. */
+export function publicRoutes(def: ServiceDef): { port: number; hostname: string }[] {
+  return (def.components ?? []).flatMap((c) =>
+    (c.routes ?? [])
+      .filter((r) => r.hostname && r.mode !== "l7")
+      .map((r) => ({ port: r.port, hostname: r.hostname as string })),
+  );
+}
+
+/**
+ * Before `mcp undeploy`: the public routes of the service as its agent stores it (the file
+ * may be gone). Empty when there is no edge node or the agent does not know the service.
+ */
+export async function storedPublicRoutes(
+  ctx: Context,
+  config: Config,
+  node: NodeConfig,
+  service: string,
+): Promise<{ port: number; hostname: string }[]> {
+  if (edgeNodes(config).length === 0) return [];
+  try {
+    const status = await callNode(ctx, node, (c, o) => c.serviceStatus({ service }, o));
+    const toml = status.spec?.toml;
+    if (!toml) return [];
+    return publicRoutes(checkDefinition(toml, `${node.name}:${service}`).def);
+  } catch (e) {
+    if (!isCliError(e)) throw e;
+    return [];
+  }
+}
+
+/** After `mcp undeploy`: removes the service's routes from every edge node. */
+export async function removeFromEdges(
+  ctx: Context,
+  config: Config,
+  compute: NodeConfig,
+  routes: readonly { port: number; hostname: string }[],
+): Promise<string[]> {
+  const lines: string[] = [];
+  for (const edge of edgeNodes(config).filter((n) => n.name !== compute.name)) {
+    for (const r of routes) {
+      const res = await callNode(ctx, edge, (c, o) => c.removeEdgeRoute(r, o));
+      lines.push(`edge ${edge.name}: ${r.hostname} removed from ${res.listener}`);
+    }
+  }
+  return lines;
 }

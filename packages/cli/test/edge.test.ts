@@ -1,7 +1,7 @@
 import type { ServiceDef } from "@mcp/servicedef";
 import { describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
-import { edgeNodes, edgeRoutesFor } from "../src/edge.js";
+import { edgeNodes, edgeRoutesFor, publicRoutes } from "../src/edge.js";
 
 const def: ServiceDef = {
   name: "shop",
@@ -60,5 +60,14 @@ describe("edgeNodes", () => {
       ],
     } as Config;
     expect(edgeNodes(config).map((n) => n.name)).toEqual(["svc"]);
+  });
+});
+
+describe("publicRoutes", () => {
+  it("are the L4 routes with a hostname (what undeploy removes from edge nodes)", () => {
+    expect(publicRoutes(def)).toEqual([
+      { port: 443, hostname: "shop.example.com" },
+      { port: 443, hostname: "api.example.com" },
+    ]);
   });
 });

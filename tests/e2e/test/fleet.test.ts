@@ -262,6 +262,20 @@ describe("two agents, placement by node", () => {
     expect(got, nodes.map((n) => n.output).join("\n")).toContain(host);
   });
 
+  it("mcp undeploy takes the route off the edge; deploying again puts it back", async () => {
+    const svc = services.compute as string;
+    const host = `${svc}.public.example`;
+    const u = await mcp("undeploy", svc);
+    expect(u.code, `${u.stdout}\n${u.stderr}`).toBe(0);
+    expect(u.stdout).toContain(`edge edge: ${host} removed from :443`);
+    const d = await mcp("deploy", svc);
+    expect(d.code, `${d.stdout}\n${d.stderr}`).toBe(0);
+    // Not "(unchanged)": the undeploy had removed it.
+    expect(d.stdout).toMatch(
+      new RegExp(`edge edge: ${host.replace(/\./g, "\\.")} on :443 → 127\\.0\\.0\\.2:\\d+\n`),
+    );
+  });
+
   it("fleet-wide ps with one agent down reports the other node and exits 3", async () => {
     await stopAgent(nodes[1] as Node);
     const j = await mcp("ps", "--json");

@@ -1,4 +1,5 @@
 import type { Context } from "../context.js";
+import { removeFromEdges, storedPublicRoutes } from "../edge.js";
 import { locateService } from "../locate.js";
 import { runWithProgress, writeResult } from "../operation.js";
 
@@ -13,6 +14,9 @@ export async function undeploy(
   signal?: AbortSignal,
 ): Promise<number> {
   const node = await locateService(ctx, args.service);
+  const config = await ctx.config();
+  // Read before the agent forgets the service: which routes its edge nodes carry.
+  const edgeRoutes = await storedPublicRoutes(ctx, config, node, args.service);
   const result = await runWithProgress(ctx, {
     node,
     what: `undeploy of ${args.service}`,
@@ -20,5 +24,7 @@ export async function undeploy(
     call: (client, s) => client.undeploy({ service: args.service }, { signal: s }),
   });
   writeResult(ctx, node, result, "undeployed");
+  const lines = await removeFromEdges(ctx, config, node, edgeRoutes);
+  if (!ctx.json) for (const line of lines) ctx.stdout.write(`${line}\n`);
   return 0;
 }
