@@ -1,7 +1,14 @@
 import { splitContainerName } from "@mcp/servicedef";
+import { matchAdopted, observedSpecHash } from "./deploy/adopted.ts";
 import { compareService } from "./deploy/drift.ts";
 import type { Engine, OperationResult } from "./deploy/engine.ts";
-import { containerSpecFor, LABEL_SERVICE, planContainers, routeKeys } from "./deploy/plan.ts";
+import {
+  containerSpecFor,
+  LABEL_SERVICE,
+  LABEL_SPEC_HASH,
+  planContainers,
+  routeKeys,
+} from "./deploy/plan.ts";
 import { diffPorts } from "./deploy/ports.ts";
 import type { ImageRetention } from "./deploy/retention.ts";
 import type { Emit } from "./deploy/steps.ts";
@@ -311,13 +318,39 @@ export class Agent {
     ];
     const specs = (def.components ?? []).map((c) => containerSpecFor(def.name, c, ports));
     const observed: ContainerInfo[] = await this.observed.refresh();
-    const actions = planContainers(def.name, specs, observed);
-    const steps: PlannedStep[] = [];
-    if (diff.need.length > 0) {
+    // Unlabelled containers: adopted ones the deploy would keep, as the engine decides.
+    const unlabelled = new Map<string, string>();
+    const kept: PlannedStep[] = [];
+    let keptRoutes = 0;
+    for (const [i, c] of (def.components ?? []).entries()) {
+      const name = containerName(def.name, c.name);
+      const cur = observed.find((x) => x.name === name);
+      if (!cur || cur.labels[LABEL_SPEC_HASH] !== undefined) continue;
+      const stored = previous?.components.find((p) => p.name === c.name)?.specHash;
+      if (stored === "" && canInspect(this.runtime)) {
+        const settings = await this.runtime.inspect(name).catch(() => undefined);
+        const m = settings ? matchAdopted(def.name, c, cur, settings) : undefined;
+        if (!m?.ok) continue;
+        unlabelled.set(name, specs[i]?.labels[LABEL_SPEC_HASH] ?? "");
+        keptRoutes += m.ports.length;
+        kept.push({
+          name: "adopted",
+          component: c.name,
+          description: `keep adopted ${name}: it runs as defined`,
+        });
+      } else {
+        const h = observedSpecHash(cur, stored);
+        if (h !== undefined) unlabelled.set(name, h);
+      }
+    }
+    const actions = planContainers(def.name, specs, observed, unlabelled);
+    const steps: PlannedStep[] = [...kept];
+    const need = diff.need.length - keptRoutes;
+    if (need > 0) {
       steps.push({
         name: "allocate-ports",
         component: "",
-        description: `assign ${diff.need.length} host port(s)`,
+        description: `assign ${need} host port(s)`,
       });
     }
     for (const a of actions) {

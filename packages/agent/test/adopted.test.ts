@@ -15,6 +15,7 @@ import type { ContainerSettings } from "../src/runtime/inspect.ts";
 import type { ContainerInfo } from "../src/runtime/runtime.ts";
 import type { ComponentDef, ServiceDef } from "../src/spec.ts";
 import { openStore } from "../src/store/sqlite.ts";
+import { makeAgent } from "./helpers/agent.ts";
 import { fakeClock } from "./helpers/clock.ts";
 import { FakeRuntime } from "./helpers/fake-runtime.ts";
 
@@ -239,5 +240,48 @@ describe("the first deploy after adopt", () => {
     expect(events.find((e) => e.name === "adopted" && e.status === "done")?.message).toBe(
       "shop-web will be replaced: environment differs",
     );
+  });
+});
+
+describe("Plan after adopt", () => {
+  it("shows the adopted container kept, not replaced, before and after the first deploy", async () => {
+    const runtime = new InspectingRuntime();
+    runtime.images.add(IMAGE);
+    const { agent, store } = makeAgent({ runtime });
+    const id = await runtime.run({
+      name: "shop-web",
+      image: IMAGE,
+      labels: {},
+      env: { MODE: "demo" },
+      ports: published,
+      volumes: ["/srv/data:/data"],
+      cmd: ["httpd", "-f", "-p", "8080"],
+      user: "0:0",
+      restart: "unless-stopped",
+    });
+    const def: ServiceDef = {
+      name: "shop",
+      node: "rift",
+      active: true,
+      path: "shop",
+      components: [web],
+    };
+    store.putService({
+      name: "shop",
+      spec: { ...def, components: [{ name: "web", image: IMAGE }] },
+      sourceToml: "",
+      active: true,
+      version: "v1.0.0",
+      specHash: "x",
+      components: [{ name: "web", image: IMAGE, version: "v1.0.0", specHash: "" }],
+    });
+    const before = await agent.plan(def);
+    expect(before.steps.map((s) => s.name)).toEqual(["adopted", "container"]);
+    await agent.deploy(def, "toml", () => {});
+    expect(runtime.containers.get("shop-web")?.id).toBe(id);
+    const after = await agent.plan(def);
+    expect(after.steps).toEqual([
+      { name: "container", component: "web", description: "shop-web unchanged" },
+    ]);
   });
 });
