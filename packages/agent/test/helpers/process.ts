@@ -27,11 +27,25 @@ export interface TestEnv {
   close(): Promise<void>;
 }
 
-/** A temp dir, the sim MCIAS, a server certificate for the agent from the sim's CA, tokens. */
-export async function setupEnv(): Promise<TestEnv> {
-  const dir = await mkdtemp(join(tmpdir(), "mcp-agent-it-"));
+/**
+ * A temp dir, the sim (MCIAS only, or `platform: true` for every sim service), a server
+ * certificate for the agent from the sim's CA, tokens. `close()` stops the sim and removes
+ * the dir; on failure here both are cleaned up before the error is rethrown.
+ */
+export async function setupEnv(o: { prefix?: string; platform?: boolean } = {}): Promise<TestEnv> {
+  const dir = await mkdtemp(join(tmpdir(), o.prefix ?? "mcp-agent-it-"));
   const simDir = join(dir, "sim");
-  const sim = await startSim({ dir: simDir, only: ["mcias"], log: silentLogger });
+  let sim: SimInstance;
+  try {
+    sim = await startSim({
+      dir: simDir,
+      ...(o.platform ? {} : { only: ["mcias"] }),
+      log: silentLogger,
+    });
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   try {
     const ca = await ensureLocalCa(simDir);
     const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
@@ -57,8 +71,39 @@ export async function setupEnv(): Promise<TestEnv> {
     };
   } catch (e) {
     await sim.stop();
+    await rm(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * The config sections wiring an agent into the sim's Metacrypt, mc-proxy and MCNS; each
+ * endpoint can be replaced (to point the agent at something broken).
+ */
+export function platformConfig(
+  sim: SimInstance,
+  o: { zone: string; certsDir: string; mcnsUrl?: string; metacryptUrl?: string; socket?: string },
+): string {
+  const mc = sim.endpoints.metacrypt;
+  const ns = sim.endpoints.mcns;
+  return `
+[metacrypt]
+server_url = "${o.metacryptUrl ?? mc?.url}"
+ca_cert = "${mc?.caFile}"
+token_file = "${mc?.extra?.tokenFile}"
+
+[mcproxy]
+socket = "${o.socket ?? sim.endpoints.mcproxy?.socket}"
+
+[mcns]
+server_url = "${o.mcnsUrl ?? ns?.url}"
+ca_cert = "${ns?.caFile}"
+token_file = "${ns?.extra?.tokenFile}"
+zone = "${o.zone}"
+
+[certs]
+dir = "${o.certsDir}"
+`;
 }
 
 export function agentConfig(

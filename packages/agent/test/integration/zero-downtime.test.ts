@@ -1,28 +1,22 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { request } from "node:https";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createMcnsClient, type McnsClient } from "@mcp/mcns-client";
 import { createMcProxyClient, type McProxyClient } from "@mcp/mcproxy-client";
 import { DeployOutcome, HealthState } from "@mcp/proto/agent/v1";
-import {
-  ensureLocalCa,
-  issueServerCert,
-  MciasStore,
-  type SimInstance,
-  silentLogger,
-  startSim,
-} from "@mcp/sim";
+import type { SimInstance } from "@mcp/sim";
 import { freePort, type PodmanHarness, setupPodman } from "@mcp/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AgentProcess,
   agentClient,
   agentConfig,
+  platformConfig,
+  setupEnv,
   spawnAgent,
   type TestEnv,
 } from "../helpers/process.ts";
+import { hammer, type ProxyTarget, untilServing } from "../helpers/through-proxy.ts";
 
 // End to end, with the platform-agent harness: a real agent on real rootless Podman and the
 // sim's mc-proxy, Metacrypt and MCNS. A client asks for the service by name over TLS through
@@ -36,7 +30,7 @@ let podman: PodmanHarness;
 let agent: AgentProcess;
 let proxy: McProxyClient;
 let mcns: McnsClient;
-let metacryptCa: string;
+let target: ProxyTarget;
 const portLow = 47000 + Math.floor(Math.random() * 100) * 20;
 
 async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -46,31 +40,12 @@ async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
 }
 
 beforeAll(async () => {
-  const dir = await mkdtemp(join(tmpdir(), "mcp-zero-downtime-"));
-  const simDir = join(dir, "sim");
-  const certsDir = join(dir, "certs");
   try {
-    sim = await startSim({ dir: simDir, log: silentLogger });
-    const ca = await ensureLocalCa(simDir);
-    const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
-    await writeFile(join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
-    await writeFile(join(dir, "agent.key"), leaf.key, { mode: 0o600 });
-    const store = new MciasStore(join(simDir, "mcias"));
-    const admin = (await store.issueToken("admin", 3_600_000)).token;
-    env = {
-      dir,
-      sim,
-      ca: ca.cert,
-      certFile: join(dir, "agent.pem"),
-      keyFile: join(dir, "agent.key"),
-      tokens: { admin, operator: "", expired: "" },
-      close: async () => {},
-    };
+    env = await setupEnv({ prefix: "mcp-zero-downtime-", platform: true });
+    sim = env.sim;
     podman = await setupPodman();
-    const mc = sim.endpoints.metacrypt;
-    const ns = sim.endpoints.mcns;
     const port = await freePort();
-    const file = join(dir, "agent.toml");
+    const file = join(env.dir, "agent.toml");
     await writeFile(
       file,
       agentConfig(env, {
@@ -79,39 +54,25 @@ beforeAll(async () => {
         extra: `
 [deploy]
 drain = "1s"
-
-[metacrypt]
-server_url = "${mc?.url}"
-ca_cert = "${mc?.caFile}"
-token_file = "${mc?.extra?.tokenFile}"
-
-[mcproxy]
-socket = "${sim.endpoints.mcproxy?.socket}"
-
-[mcns]
-server_url = "${ns?.url}"
-ca_cert = "${ns?.caFile}"
-token_file = "${ns?.extra?.tokenFile}"
-zone = "${ZONE}"
-
-[certs]
-dir = "${certsDir}"
-`,
+${platformConfig(sim, { zone: ZONE, certsDir: join(env.dir, "certs") })}`,
       }),
     );
     agent = await spawnAgent(file, port, env.ca);
     proxy = createMcProxyClient({ socketPath: sim.endpoints.mcproxy?.socket ?? "" });
+    const ns = sim.endpoints.mcns;
     mcns = createMcnsClient({
       url: ns?.url ?? "",
       token: (await readFile(String(ns?.extra?.tokenFile), "utf8")).trim(),
       ca: await readFile(ns?.caFile ?? ""),
     });
-    metacryptCa = await readFile(mc?.caFile ?? "", "utf8");
+    target = {
+      address: String(sim.endpoints.mcproxy?.extra?.[":443"]),
+      ca: await readFile(sim.endpoints.metacrypt?.caFile ?? "", "utf8"),
+    };
   } catch (e) {
     await agent?.stop();
     await podman?.cleanup();
-    await sim?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await env?.close();
     throw e;
   }
 }, 180_000);
@@ -121,8 +82,7 @@ afterAll(async () => {
   await mcns?.close();
   await agent?.stop();
   await podman?.cleanup();
-  await sim?.stop();
-  if (env?.dir) await rm(env.dir, { recursive: true, force: true });
+  await env?.close();
 }, 60_000);
 
 /** A site that serves its VERSION at /index.html, with an HTTP check on `checkPath`. */
@@ -159,90 +119,6 @@ timeout = "1s"
 }`;
 }
 
-/** GET /index.html through the proxy's :443 listener by name, a new TLS connection each. */
-function get(servername: string): Promise<{ status: number; body: string }> {
-  const [host, port] = String(sim.endpoints.mcproxy?.extra?.[":443"]).split(":");
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host,
-        port: Number(port),
-        servername,
-        ca: metacryptCa,
-        path: "/index.html",
-        timeout: 3000,
-        agent: false,
-      },
-      (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => {
-          body += d.toString();
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-async function untilServing(host: string, body: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const r = await get(host).catch(() => undefined);
-    if (r?.status === 200 && r.body === body) return;
-    if (Date.now() > deadline) throw new Error(`${host} does not serve "${body}": ${r?.body}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
-
-/** Requests every 20 ms until stopped; records every answer and every failure. */
-function hammer(host: string) {
-  const answers: string[] = [];
-  const failures: string[] = [];
-  // Everything in order, runs collapsed, for the failure message.
-  const seq: string[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const started = Date.now();
-      try {
-        const r = await get(host);
-        if (r.status === 200) answers.push(r.body);
-        else failures.push(`HTTP ${r.status}: ${r.body}`);
-        seq.push(r.status === 200 ? r.body : `HTTP ${r.status}`);
-      } catch (e) {
-        failures.push((e as Error).message);
-        seq.push((e as Error).message);
-      }
-      await new Promise((res) => setTimeout(res, Math.max(0, 20 - (Date.now() - started))));
-    }
-  })();
-  return {
-    answers,
-    failures,
-    get sequence() {
-      const runs: string[] = [];
-      let prev = "";
-      let n = 0;
-      for (const x of [...seq, ""]) {
-        if (x === prev) n++;
-        else {
-          if (prev) runs.push(`${prev} ×${n}`);
-          prev = x;
-          n = 1;
-        }
-      }
-      return runs.join(", ");
-    },
-    stop: async () => {
-      running = false;
-      await loop;
-    },
-  };
-}
-
 async function snapshot(name: string) {
   const containers = (await podman.client.listContainers({ all: true }))
     .filter((c) => c.name.startsWith(`${name}-`))
@@ -264,11 +140,11 @@ describe("zero-downtime redeploy through the proxy", () => {
       drain(admin.deploy({ spec: { name, node: "rift", toml }, dryRun }));
     try {
       await deploy(siteToml(name, podman.image, "v1"));
-      await untilServing(host, "v1");
+      await untilServing(target, host, "v1");
       const v1 = await snapshot(name);
 
       // v1 → v2 while a client asks every 20 ms.
-      const h = hammer(host);
+      const h = hammer(target, host);
       await new Promise((res) => setTimeout(res, 300));
       const started = Date.now();
       await deploy(siteToml(name, podman.image, "v2"));
@@ -292,7 +168,7 @@ describe("zero-downtime redeploy through the proxy", () => {
       ]);
 
       // v3's check asks for a path that 404s: the deploy fails, v2 keeps serving untouched.
-      const h3 = hammer(host);
+      const h3 = hammer(target, host);
       const err = await deploy(siteToml(name, podman.image, "v3", "/missing")).then(
         () => undefined,
         (e: unknown) => ConnectError.from(e),
@@ -324,7 +200,7 @@ describe("zero-downtime redeploy through the proxy", () => {
       ]);
 
       // A command check runs in the new container through `podman exec` as the agent's user.
-      const h5 = hammer(host);
+      const h5 = hammer(target, host);
       await deploy(
         siteToml(
           name,
@@ -341,7 +217,7 @@ describe("zero-downtime redeploy through the proxy", () => {
 
       // No check declared: the default TCP connect to the route's port, which must not pass
       // on rootless Podman's port forwarder alone while httpd is not listening yet (1 s).
-      const h6 = hammer(host);
+      const h6 = hammer(target, host);
       await deploy(siteToml(name, podman.image, "v6", "", "default", 1));
       await new Promise((res) => setTimeout(res, 200));
       await h6.stop();
