@@ -1,26 +1,20 @@
 import { Resolver } from "node:dns/promises";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { request } from "node:https";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createMcnsClient, type McnsClient } from "@mcp/mcns-client";
 import { createMcProxyClient, type McProxyClient } from "@mcp/mcproxy-client";
 import { StepStatus } from "@mcp/proto/agent/v1";
-import {
-  ensureLocalCa,
-  issueServerCert,
-  MciasStore,
-  type SimInstance,
-  silentLogger,
-  startSim,
-} from "@mcp/sim";
+import type { SimInstance } from "@mcp/sim";
 import { freePort, type PodmanHarness, setupPodman } from "@mcp/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AgentProcess,
   agentClient,
   agentConfig,
+  platformConfig,
+  setupEnv,
   spawnAgent,
   type TestEnv,
 } from "../helpers/process.ts";
@@ -52,26 +46,7 @@ async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
 function platformSections(
   o: { mcnsUrl?: string; metacryptUrl?: string; socket?: string } = {},
 ): string {
-  const mc = sim.endpoints.metacrypt;
-  const ns = sim.endpoints.mcns;
-  return `
-[metacrypt]
-server_url = "${o.metacryptUrl ?? mc?.url}"
-ca_cert = "${mc?.caFile}"
-token_file = "${mc?.extra?.tokenFile}"
-
-[mcproxy]
-socket = "${o.socket ?? sim.endpoints.mcproxy?.socket}"
-
-[mcns]
-server_url = "${o.mcnsUrl ?? ns?.url}"
-ca_cert = "${ns?.caFile}"
-token_file = "${ns?.extra?.tokenFile}"
-zone = "${ZONE}"
-
-[certs]
-dir = "${certsDir}"
-`;
+  return platformConfig(sim, { zone: ZONE, certsDir, ...o });
 }
 
 async function startAgent(name: string, low: number, extra: string): Promise<AgentProcess> {
@@ -86,26 +61,10 @@ async function startAgent(name: string, low: number, extra: string): Promise<Age
 }
 
 beforeAll(async () => {
-  const dir = await mkdtemp(join(tmpdir(), "mcp-platform-e2e-"));
-  const simDir = join(dir, "sim");
-  certsDir = join(dir, "certs");
   try {
-    sim = await startSim({ dir: simDir, log: silentLogger });
-    const ca = await ensureLocalCa(simDir);
-    const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
-    await writeFile(join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
-    await writeFile(join(dir, "agent.key"), leaf.key, { mode: 0o600 });
-    const store = new MciasStore(join(simDir, "mcias"));
-    const admin = (await store.issueToken("admin", 3_600_000)).token;
-    env = {
-      dir,
-      sim,
-      ca: ca.cert,
-      certFile: join(dir, "agent.pem"),
-      keyFile: join(dir, "agent.key"),
-      tokens: { admin, operator: "", expired: "" },
-      close: async () => {},
-    };
+    env = await setupEnv({ prefix: "mcp-platform-e2e-", platform: true });
+    sim = env.sim;
+    certsDir = join(env.dir, "certs");
     podman = await setupPodman();
     agent = await startAgent("main", portLow, platformSections());
     proxy = createMcProxyClient({ socketPath: sim.endpoints.mcproxy?.socket ?? "" });
@@ -121,8 +80,7 @@ beforeAll(async () => {
   } catch (e) {
     await agent?.stop();
     await podman?.cleanup();
-    await sim?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await env?.close();
     throw e;
   }
 }, 180_000);
@@ -132,8 +90,7 @@ afterAll(async () => {
   await mcns?.close();
   await agent?.stop();
   await podman?.cleanup();
-  await sim?.stop();
-  if (env?.dir) await rm(env.dir, { recursive: true, force: true });
+  await env?.close();
 }, 60_000);
 
 function serviceToml(name: string, image: string): string {
