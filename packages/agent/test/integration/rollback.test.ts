@@ -1,17 +1,9 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createMcProxyClient, type McProxyClient } from "@mcp/mcproxy-client";
 import { DeployOutcome } from "@mcp/proto/agent/v1";
-import {
-  ensureLocalCa,
-  issueServerCert,
-  MciasStore,
-  type SimInstance,
-  silentLogger,
-  startSim,
-} from "@mcp/sim";
+import type { SimInstance } from "@mcp/sim";
 import {
   freePort,
   type PodmanHarness,
@@ -24,6 +16,8 @@ import {
   type AgentProcess,
   agentClient,
   agentConfig,
+  platformConfig,
+  setupEnv,
   spawnAgent,
   type TestEnv,
 } from "../helpers/process.ts";
@@ -59,8 +53,6 @@ const imageRef = (repo: string, version: string) =>
 async function startAgent(sub: string, portLow: number, extra: string): Promise<AgentProcess> {
   const dir = join(env.dir, sub);
   await mkdir(dir, { recursive: true });
-  const mc = sim.endpoints.metacrypt;
-  const ns = sim.endpoints.mcns;
   const port = await freePort();
   const file = join(dir, "agent.toml");
   await writeFile(
@@ -76,24 +68,7 @@ drain = "1s"
 
 [registry]
 tls_verify = false
-
-[metacrypt]
-server_url = "${mc?.url}"
-ca_cert = "${mc?.caFile}"
-token_file = "${mc?.extra?.tokenFile}"
-
-[mcproxy]
-socket = "${sim.endpoints.mcproxy?.socket}"
-
-[mcns]
-server_url = "${ns?.url}"
-ca_cert = "${ns?.caFile}"
-token_file = "${ns?.extra?.tokenFile}"
-zone = "${ZONE}"
-
-[certs]
-dir = "${join(dir, "certs")}"
-${extra}`,
+${platformConfig(sim, { zone: ZONE, certsDir: join(dir, "certs") })}${extra}`,
       },
     ),
   );
@@ -101,25 +76,9 @@ ${extra}`,
 }
 
 beforeAll(async () => {
-  const dir = await mkdtemp(join(tmpdir(), "mcp-rollback-"));
-  const simDir = join(dir, "sim");
   try {
-    sim = await startSim({ dir: simDir, log: silentLogger });
-    const ca = await ensureLocalCa(simDir);
-    const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
-    await writeFile(join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
-    await writeFile(join(dir, "agent.key"), leaf.key, { mode: 0o600 });
-    const store = new MciasStore(join(simDir, "mcias"));
-    const admin = (await store.issueToken("admin", 3_600_000)).token;
-    env = {
-      dir,
-      sim,
-      ca: ca.cert,
-      certFile: join(dir, "agent.pem"),
-      keyFile: join(dir, "agent.key"),
-      tokens: { admin, operator: "", expired: "" },
-      close: async () => {},
-    };
+    env = await setupEnv({ prefix: "mcp-rollback-", platform: true });
+    sim = env.sim;
     podman = await setupPodman();
     registry = await startRegistry();
     // One image per version, FROM the test image with a label of its own: distinct image
@@ -157,8 +116,7 @@ beforeAll(async () => {
     await agentB?.stop();
     await podman?.cleanup();
     await registry?.stop();
-    await sim?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await env?.close();
     throw e;
   }
 }, 240_000);
@@ -169,8 +127,7 @@ afterAll(async () => {
   await agentB?.stop();
   await podman?.cleanup();
   await registry?.stop();
-  await sim?.stop();
-  if (env?.dir) await rm(env.dir, { recursive: true, force: true });
+  await env?.close();
 }, 60_000);
 
 /** A site serving VERSION at /index.html from `image`, with an HTTP check. */
