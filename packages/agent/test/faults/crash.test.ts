@@ -1,17 +1,9 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createMcnsClient, type McnsClient } from "@mcp/mcns-client";
 import { createMcProxyClient, type McProxyClient } from "@mcp/mcproxy-client";
-import {
-  ensureLocalCa,
-  issueServerCert,
-  MciasStore,
-  type SimInstance,
-  silentLogger,
-  startSim,
-} from "@mcp/sim";
+import type { SimInstance } from "@mcp/sim";
 import {
   freePort,
   type PodmanHarness,
@@ -24,6 +16,8 @@ import {
   type AgentProcess,
   agentClient,
   agentConfig,
+  platformConfig,
+  setupEnv,
   spawnAgent,
   type TestEnv,
 } from "../helpers/process.ts";
@@ -56,32 +50,16 @@ let remoteImage: string;
 const portLow = 49000 + Math.floor(Math.random() * 100) * 100;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "mcp-agent-crash-"));
-  const simDir = join(dir, "sim");
-  certsDir = join(dir, "certs");
   try {
-    sim = await startSim({ dir: simDir, log: silentLogger });
-    const ca = await ensureLocalCa(simDir);
-    const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
-    await writeFile(join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
-    await writeFile(join(dir, "agent.key"), leaf.key, { mode: 0o600 });
-    const admin = (await new MciasStore(join(simDir, "mcias")).issueToken("admin", 3_600_000))
-      .token;
-    env = {
-      dir,
-      sim,
-      ca: ca.cert,
-      certFile: join(dir, "agent.pem"),
-      keyFile: join(dir, "agent.key"),
-      tokens: { admin, operator: "", expired: "" },
-      close: async () => {},
-    };
+    env = await setupEnv({ prefix: "mcp-agent-crash-", platform: true });
+    sim = env.sim;
+    dir = env.dir;
+    certsDir = join(dir, "certs");
     podman = await setupPodman();
     registry = await startRegistry();
     remoteImage = registry.ref(`${podman.prefix}-pull/busybox:v1.0.0`);
     await podman.client.pushImage(podman.image, { destination: remoteImage, tlsVerify: false });
     podman.defer(() => podman.client.removeImage(remoteImage, { force: true }).catch(() => {}));
-    const mc = sim.endpoints.metacrypt;
     const ns = sim.endpoints.mcns;
     port = await freePort();
     configFile = join(dir, "mcp-agent.toml");
@@ -90,24 +68,7 @@ beforeAll(async () => {
       agentConfig(env, {
         port,
         portLow,
-        extra: `
-[metacrypt]
-server_url = "${mc?.url}"
-ca_cert = "${mc?.caFile}"
-token_file = "${mc?.extra?.tokenFile}"
-
-[mcproxy]
-socket = "${sim.endpoints.mcproxy?.socket}"
-
-[mcns]
-server_url = "${ns?.url}"
-ca_cert = "${ns?.caFile}"
-token_file = "${ns?.extra?.tokenFile}"
-zone = "${ZONE}"
-
-[certs]
-dir = "${certsDir}"
-
+        extra: `${platformConfig(sim, { zone: ZONE, certsDir })}
 [monitor]
 interval = "1h"
 
@@ -125,8 +86,7 @@ tls_verify = false
   } catch (e) {
     await podman?.cleanup();
     await registry?.stop();
-    await sim?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await env?.close();
     throw e;
   }
 }, 180_000);
@@ -137,8 +97,7 @@ afterAll(async () => {
   await mcns?.close();
   await podman?.cleanup();
   await registry?.stop();
-  await sim?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await env?.close();
 }, 60_000);
 
 async function start(crashAfter?: string): Promise<AgentProcess> {
