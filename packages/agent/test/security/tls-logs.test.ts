@@ -1,15 +1,7 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
-import {
-  ensureLocalCa,
-  issueServerCert,
-  MciasStore,
-  type SimInstance,
-  silentLogger,
-  startSim,
-} from "@mcp/sim";
+import { MciasStore, type SimInstance } from "@mcp/sim";
 import { freePort, type PodmanHarness, setupPodman } from "@mcp/testkit";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +10,8 @@ import {
   agentClient,
   agentConfig,
   BIN,
+  platformConfig,
+  setupEnv,
   spawnAgent,
   type TestEnv,
 } from "../helpers/process.ts";
@@ -41,55 +35,22 @@ const secrets: Record<string, string> = {};
 const portLow = 47000 + Math.floor(Math.random() * 100) * 100;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "mcp-agent-sec-"));
-  const simDir = join(dir, "sim");
-  certsDir = join(dir, "certs");
   try {
-    sim = await startSim({ dir: simDir, log: silentLogger });
-    const ca = await ensureLocalCa(simDir);
-    const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
-    await writeFile(join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
-    await writeFile(join(dir, "agent.key"), leaf.key, { mode: 0o600 });
-    const store = new MciasStore(join(simDir, "mcias"));
-    const admin = (await store.issueToken("admin", 3_600_000)).token;
-    const operator = (await store.issueToken("operator", 3_600_000)).token;
-    const expired = (await store.issueToken("admin", 1_000, Date.now() - 60_000)).token;
+    env = await setupEnv({ prefix: "mcp-agent-sec-", platform: true });
+    sim = env.sim;
+    dir = env.dir;
+    certsDir = join(dir, "certs");
+    const store = new MciasStore(join(dir, "sim", "mcias"));
     const revoked = (await store.issueToken("admin", 3_600_000)).token;
     await store.revokeToken(revoked);
-    Object.assign(secrets, { admin, operator, expired, revoked });
+    Object.assign(secrets, { ...env.tokens, revoked });
     const mc = sim.endpoints.metacrypt;
     const ns = sim.endpoints.mcns;
     secrets.metacrypt = (await readFile(String(mc?.extra?.tokenFile), "utf8")).trim();
     secrets.mcns = (await readFile(String(ns?.extra?.tokenFile), "utf8")).trim();
-    env = {
-      dir,
-      sim,
-      ca: ca.cert,
-      certFile: join(dir, "agent.pem"),
-      keyFile: join(dir, "agent.key"),
-      tokens: { admin, operator, expired },
-      close: async () => {},
-    };
     podman = await setupPodman();
     const port = await freePort();
-    const platform = `
-[metacrypt]
-server_url = "${mc?.url}"
-ca_cert = "${mc?.caFile}"
-token_file = "${mc?.extra?.tokenFile}"
-
-[mcproxy]
-socket = "${sim.endpoints.mcproxy?.socket}"
-
-[mcns]
-server_url = "${ns?.url}"
-ca_cert = "${ns?.caFile}"
-token_file = "${ns?.extra?.tokenFile}"
-zone = "${ZONE}"
-
-[certs]
-dir = "${certsDir}"
-`;
+    const platform = platformConfig(sim, { zone: ZONE, certsDir });
     configText = agentConfig(env, { port, portLow, extra: platform }).replace(
       'level = "warn"',
       'level = "trace"',
@@ -100,8 +61,7 @@ dir = "${certsDir}"
   } catch (e) {
     await agent?.stop();
     await podman?.cleanup();
-    await sim?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await env?.close();
     throw e;
   }
 }, 180_000);
@@ -109,8 +69,7 @@ dir = "${certsDir}"
 afterAll(async () => {
   await agent?.stop();
   await podman?.cleanup();
-  await sim?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await env?.close();
 }, 60_000);
 
 function tlsOutcome(o: { maxVersion?: "TLSv1.2" | "TLSv1.3" }): Promise<string> {
