@@ -10,10 +10,11 @@ export interface ProxyTarget {
   ca: string;
 }
 
-/** GET /index.html by name, a new TLS connection each time. */
+/** GET `path` (default /index.html) by name, a new TLS connection each time. */
 export function get(
   target: ProxyTarget,
   servername: string,
+  o: { path?: string; trim?: boolean } = {},
 ): Promise<{ status: number; body: string }> {
   const [host, port] = target.address.split(":");
   return new Promise((resolve, reject) => {
@@ -23,7 +24,7 @@ export function get(
         port: Number(port),
         servername,
         ca: target.ca,
-        path: "/index.html",
+        path: o.path ?? "/index.html",
         timeout: 3000,
         agent: false,
       },
@@ -32,7 +33,9 @@ export function get(
         res.on("data", (d: Buffer) => {
           body += d.toString();
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: o.trim === false ? body : body.trim() }),
+        );
       },
     );
     req.on("timeout", () => req.destroy(new Error("timed out")));

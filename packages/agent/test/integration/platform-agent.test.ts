@@ -1,6 +1,5 @@
 import { Resolver } from "node:dns/promises";
 import { readFile, stat, writeFile } from "node:fs/promises";
-import { request } from "node:https";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createMcnsClient, type McnsClient } from "@mcp/mcns-client";
@@ -18,6 +17,7 @@ import {
   spawnAgent,
   type TestEnv,
 } from "../helpers/process.ts";
+import { get } from "../helpers/through-proxy.ts";
 
 // End to end: a real mcp-agent process deploys to real rootless Podman and wires the
 // service into the sim's Metacrypt (certificate), mc-proxy (routes; admin socket) and MCNS
@@ -115,30 +115,11 @@ mode = "l4"
 `;
 }
 
-/** GET / through the proxy's :443 listener with SNI `servername`, trusting only `ca`. */
-function httpsGet(servername: string, ca: string): Promise<{ status: number; body: string }> {
-  const [host, port] = String(sim.endpoints.mcproxy?.extra?.[":443"]).split(":");
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host, port: Number(port), servername, ca, path: "/", timeout: 3000, agent: false },
-      (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => {
-          body += d.toString();
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
 async function httpsUntilOk(servername: string): Promise<{ status: number; body: string }> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const r = await httpsGet(servername, metacryptCa).catch((e: Error) => ({
+    const target = { address: String(sim.endpoints.mcproxy?.extra?.[":443"]), ca: metacryptCa };
+    const r = await get(target, servername, { path: "/", trim: false }).catch((e: Error) => ({
       status: 0,
       body: e.message,
     }));
