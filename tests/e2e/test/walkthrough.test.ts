@@ -148,14 +148,16 @@ beforeAll(async () => {
 
   // Step 2 (the release) is the source tree, with a Dockerfile that serves its version
   // and writes a line to the log every 200 ms (for `mcp logs -f`); sh as PID 1 traps
-  // SIGTERM, which busybox httpd would ignore (every stop would wait out the timeout).
+  // SIGTERM, which busybox httpd would ignore (every stop would wait out the timeout). It
+  // listens on both routes' ports, as the spec's service does: the default health check
+  // (no [components.health]) is a TCP connect to every route's port.
   await mkdir(join(workspace, svc), { recursive: true });
   await writeFile(
     join(workspace, svc, "Dockerfile.api"),
     `FROM ${base}
 ARG VERSION
 RUN echo "${svc} $VERSION" > /www/index.html
-CMD ["sh", "-c", "trap 'exit 0' TERM; cp /srv/myservice/motd.txt /www/; (while true; do echo tick; sleep 0.2; done) & httpd -f -p \${PORT_HTTPS} -h /www & wait"]
+CMD ["sh", "-c", "trap 'exit 0' TERM; cp /srv/myservice/motd.txt /www/; (while true; do echo tick; sleep 0.2; done) & httpd -f -p \${PORT_REST} -h /www & httpd -f -p \${PORT_HTTPS} -h /www & wait"]
 `,
   );
 }, 180_000);
@@ -275,7 +277,7 @@ describe("the §9 walkthrough on the local platform", () => {
     await writeFile(join(up.servicesDir, `${svc}.toml`), definition("v1.1.0"));
     builtImages.push(`${up.registry}/${svc}:v1.1.0`);
     const sync = await mcp("sync");
-    expect(sync.code, sync.stderr).toBe(0);
+    expect(sync.code, `${sync.stdout}\n${sync.stderr}`).toBe(0);
     expect(sync.stdout).toContain(`push ${up.registry}/${svc}:v1.1.0`);
     expect(sync.stdout).toMatch(new RegExp(`local\\s+${svc}\\s+deployed\\s+v1\\.1\\.0`));
     expect(await status()).toEqual([expect.objectContaining({ version: "v1.1.0", running: 1 })]);
