@@ -18,6 +18,7 @@ import {
   type TestEnv,
 } from "../helpers/process.ts";
 import { get } from "../helpers/through-proxy.ts";
+import { drain } from "../security/shared.ts";
 
 // End to end: a real mcp-agent process deploys to real rootless Podman and wires the
 // service into the sim's Metacrypt (certificate), mc-proxy (routes; admin socket) and MCNS
@@ -36,12 +37,6 @@ let resolver: Resolver;
 let metacryptCa: string;
 let certsDir: string;
 const portLow = 43000 + Math.floor(Math.random() * 100) * 100;
-
-async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
 
 function platformSections(
   o: { mcnsUrl?: string; metacryptUrl?: string; socket?: string } = {},

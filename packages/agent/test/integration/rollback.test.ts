@@ -22,6 +22,7 @@ import {
   type TestEnv,
 } from "../helpers/process.ts";
 import { hammer, type ProxyTarget, untilServing } from "../helpers/through-proxy.ts";
+import { drain } from "../security/shared.ts";
 
 // Rollback and history retention end to end: real agent processes on real rootless Podman,
 // pulling real images (distinct image IDs per version) from a real registry on loopback,
@@ -39,12 +40,6 @@ let agentB: AgentProcess; // [history] keep = 2
 let proxy: McProxyClient;
 let target: ProxyTarget;
 const portBase = 43000 + Math.floor(Math.random() * 40) * 200;
-
-async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
 
 /** `registry/<run prefix><repo>:<version>`: pushed, then removed locally so agents pull it. */
 const imageRef = (repo: string, version: string) =>

@@ -17,6 +17,7 @@ import {
   type TestEnv,
 } from "../helpers/process.ts";
 import { hammer, type ProxyTarget, untilServing } from "../helpers/through-proxy.ts";
+import { drain } from "../security/shared.ts";
 
 // End to end, with the platform-agent harness: a real agent on real rootless Podman and the
 // sim's mc-proxy, Metacrypt and MCNS. A client asks for the service by name over TLS through
@@ -32,12 +33,6 @@ let proxy: McProxyClient;
 let mcns: McnsClient;
 let target: ProxyTarget;
 const portLow = 47000 + Math.floor(Math.random() * 100) * 20;
-
-async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
 
 beforeAll(async () => {
   try {
