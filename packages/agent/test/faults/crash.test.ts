@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createMcnsClient, type McnsClient } from "@mcp/mcns-client";
-import { createMcProxyClient, type McProxyClient } from "@mcp/mcproxy-client";
+import type { McnsClient } from "@mcp/mcns-client";
+import type { McProxyClient } from "@mcp/mcproxy-client";
 import type { SimInstance } from "@mcp/sim";
 import {
   freePort,
@@ -16,6 +16,7 @@ import {
   type AgentProcess,
   agentClient,
   agentConfig,
+  platformClients,
   platformConfig,
   setupEnv,
   spawnAgent,
@@ -60,7 +61,6 @@ beforeAll(async () => {
     remoteImage = registry.ref(`${podman.prefix}-pull/busybox:v1.0.0`);
     await podman.client.pushImage(podman.image, { destination: remoteImage, tlsVerify: false });
     podman.defer(() => podman.client.removeImage(remoteImage, { force: true }).catch(() => {}));
-    const ns = sim.endpoints.mcns;
     port = await freePort();
     configFile = join(dir, "mcp-agent.toml");
     await writeFile(
@@ -77,12 +77,7 @@ tls_verify = false
 `,
       }),
     );
-    proxy = createMcProxyClient({ socketPath: sim.endpoints.mcproxy?.socket ?? "" });
-    mcns = createMcnsClient({
-      url: ns?.url ?? "",
-      token: (await readFile(String(ns?.extra?.tokenFile), "utf8")).trim(),
-      ca: await readFile(ns?.caFile ?? ""),
-    });
+    ({ proxy, mcns } = await platformClients(sim));
   } catch (e) {
     await podman?.cleanup();
     await registry?.stop();

@@ -1,9 +1,11 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createMcnsClient, type McnsClient } from "@mcp/mcns-client";
+import { createMcProxyClient, type McProxyClient } from "@mcp/mcproxy-client";
 import { AgentService } from "@mcp/proto/agent/v1";
 import {
   ensureLocalCa,
@@ -234,4 +236,18 @@ export function agentClient(port: number, ca: string, token?: string) {
     ],
   });
   return createClient(AgentService, transport);
+}
+
+/** Clients of the sim's mc-proxy (admin socket) and MCNS, to look at what the agent wired. */
+export async function platformClients(
+  sim: SimInstance,
+): Promise<{ proxy: McProxyClient; mcns: McnsClient }> {
+  const ns = sim.endpoints.mcns;
+  const proxy = createMcProxyClient({ socketPath: sim.endpoints.mcproxy?.socket ?? "" });
+  const mcns = createMcnsClient({
+    url: ns?.url ?? "",
+    token: (await readFile(String(ns?.extra?.tokenFile), "utf8")).trim(),
+    ca: await readFile(ns?.caFile ?? ""),
+  });
+  return { proxy, mcns };
 }

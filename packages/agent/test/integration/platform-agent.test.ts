@@ -2,8 +2,8 @@ import { Resolver } from "node:dns/promises";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createMcnsClient, type McnsClient } from "@mcp/mcns-client";
-import { createMcProxyClient, type McProxyClient } from "@mcp/mcproxy-client";
+import type { McnsClient } from "@mcp/mcns-client";
+import type { McProxyClient } from "@mcp/mcproxy-client";
 import { StepStatus } from "@mcp/proto/agent/v1";
 import type { SimInstance } from "@mcp/sim";
 import { freePort, type PodmanHarness, setupPodman } from "@mcp/testkit";
@@ -12,6 +12,7 @@ import {
   type AgentProcess,
   agentClient,
   agentConfig,
+  platformClients,
   platformConfig,
   setupEnv,
   spawnAgent,
@@ -62,13 +63,8 @@ beforeAll(async () => {
     certsDir = join(env.dir, "certs");
     podman = await setupPodman();
     agent = await startAgent("main", portLow, platformSections());
-    proxy = createMcProxyClient({ socketPath: sim.endpoints.mcproxy?.socket ?? "" });
+    ({ proxy, mcns } = await platformClients(sim));
     const ns = sim.endpoints.mcns;
-    mcns = createMcnsClient({
-      url: ns?.url ?? "",
-      token: (await readFile(String(ns?.extra?.tokenFile), "utf8")).trim(),
-      ca: await readFile(ns?.caFile ?? ""),
-    });
     resolver = new Resolver({ timeout: 1000, tries: 1 });
     resolver.setServers([`127.0.0.1:${ns?.extra?.dnsPort}`]);
     metacryptCa = await readFile(sim.endpoints.metacrypt?.caFile ?? "", "utf8");

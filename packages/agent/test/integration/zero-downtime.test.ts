@@ -1,8 +1,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createMcnsClient, type McnsClient } from "@mcp/mcns-client";
-import { createMcProxyClient, type McProxyClient } from "@mcp/mcproxy-client";
+import type { McnsClient } from "@mcp/mcns-client";
+import type { McProxyClient } from "@mcp/mcproxy-client";
 import { DeployOutcome, HealthState } from "@mcp/proto/agent/v1";
 import type { SimInstance } from "@mcp/sim";
 import { freePort, type PodmanHarness, setupPodman } from "@mcp/testkit";
@@ -11,6 +11,7 @@ import {
   type AgentProcess,
   agentClient,
   agentConfig,
+  platformClients,
   platformConfig,
   setupEnv,
   spawnAgent,
@@ -53,13 +54,7 @@ ${platformConfig(sim, { zone: ZONE, certsDir: join(env.dir, "certs") })}`,
       }),
     );
     agent = await spawnAgent(file, port, env.ca);
-    proxy = createMcProxyClient({ socketPath: sim.endpoints.mcproxy?.socket ?? "" });
-    const ns = sim.endpoints.mcns;
-    mcns = createMcnsClient({
-      url: ns?.url ?? "",
-      token: (await readFile(String(ns?.extra?.tokenFile), "utf8")).trim(),
-      ca: await readFile(ns?.caFile ?? ""),
-    });
+    ({ proxy, mcns } = await platformClients(sim));
     target = {
       address: String(sim.endpoints.mcproxy?.extra?.[":443"]),
       ca: await readFile(sim.endpoints.metacrypt?.caFile ?? "", "utf8"),
