@@ -327,7 +327,15 @@ describe("the §9 walkthrough on the local platform", () => {
       await new Promise((r) => setTimeout(r, 250));
       now = await status();
     }
-    expect(now).toEqual([expect.objectContaining({ version: "v1.1.0", running: 1 })]);
+    if (now[0]?.running !== 1) {
+      // Say what Podman itself holds, so a failure here can be told apart from a stale view.
+      const names = (await h.client.listContainers({ all: true }))
+        .filter((c) => c.name.startsWith(svc))
+        .map((c) => `${c.name} ${c.state} ${c.id.slice(0, 12)}`);
+      expect(now, `podman: ${names.join("; ")}`).toEqual([
+        expect.objectContaining({ version: "v1.1.0", running: 1 }),
+      ]);
+    }
     expect(await get()).toEqual({ status: 200, body: `${svc} v1.1.0\n` });
   });
 
