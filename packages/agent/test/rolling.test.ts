@@ -154,6 +154,19 @@ describe("zero-downtime replacement", () => {
     expect(t.since(m)).toEqual([]);
   });
 
+  it("a stop of the old container that fails still ends with the new one under the canonical name", async () => {
+    const t = setup(() => true);
+    await t.engine.deploy(def(V1), "v1", t.emit);
+    t.runtime.failOn("stop", "web-api", "podman stop timed out");
+    await t.engine.deploy(def(V2), "v2", t.emit);
+    expect([...t.runtime.containers.keys()].sort()).toEqual(["web-api", "web-worker"]);
+    expect(t.runtime.containers.get("web-api")?.image).toBe(V2);
+    expect(t.events.filter((e) => e.name === "retire").map((e) => e.status)).toEqual([
+      "started",
+      "done",
+    ]);
+  });
+
   it("a new container that never gets healthy is removed; the old one and its routes stay untouched", async () => {
     const t = setup((container) => container !== "web-api_next");
     const hc = { type: "http", path: "/healthz", interval: "1s", retries: 3, timeout: "1s" };

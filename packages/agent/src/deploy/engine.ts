@@ -563,7 +563,18 @@ export class Engine {
     for (const r of list) {
       report(r.component, "retire", "started");
       try {
-        await runtime.stop(r.old, { timeoutSeconds: options.stopTimeoutSeconds });
+        // A stop that fails or times out (a loaded node, a process that ignores SIGTERM)
+        // must not leave the new container under its temporary name, where status, logs
+        // and adoption would not find it: the forced remove ends the old one regardless.
+        try {
+          await runtime.stop(r.old, { timeoutSeconds: options.stopTimeoutSeconds });
+        } catch (e) {
+          this.#deps.warn?.("stopping the replaced container failed; removing it by force", {
+            service,
+            container: r.old,
+            error: errorLine(e),
+          });
+        }
         await runtime.remove(r.old, { force: true, timeoutSeconds: options.stopTimeoutSeconds });
         await runtime.rename(r.next, r.old);
         report(r.component, "retire", "done", `${r.old} stopped; ${r.next} renamed ${r.old}`);
