@@ -22,3 +22,4 @@ export {
   startRegistry,
   type TestRegistry,
 } from "./registry.ts";
+export { SSHD, type SshdTarget, startSshd, type TestSshd } from "./sshd.ts";

@@ -16,9 +16,9 @@ import {
   silentLogger,
   startSim,
 } from "@mcp/sim";
+import { freePort, startSshd, type TestSshd } from "@mcp/testkit";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, startSshd, type TestSshd } from "../helpers/sshd.ts";
 
 const cliBin = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
 const agentDir = dirname(createRequire(import.meta.url).resolve("@mcp/agent/package.json"));

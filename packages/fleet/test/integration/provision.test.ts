@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "@mcp/agent";
+import { startSshd, type TestSshd } from "@mcp/testkit";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -13,7 +14,6 @@ import {
   SystemSsh,
 } from "../../src/index.ts";
 import { buildVersions } from "../helpers/artifacts.ts";
-import { startSshd, type TestSshd } from "../helpers/sshd.ts";
 
 /*
  * The node is this machine, reached over real SSH as root. Files go under a temp `root`

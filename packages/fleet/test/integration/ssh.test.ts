@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { freePort, startSshd, type TestSshd } from "@mcp/testkit";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -11,7 +12,6 @@ import {
   type RemoteCommandError,
   SystemSsh,
 } from "../../src/index.ts";
-import { freePort, startSshd, type TestSshd } from "../helpers/sshd.ts";
 
 describe("SystemSsh against a real OpenSSH server", () => {
   let sshd: TestSshd;

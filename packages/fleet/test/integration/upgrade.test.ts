@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, open, readdir, readFile, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, startSshd, type TestSshd } from "@mcp/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Artifact,
@@ -16,7 +17,6 @@ import {
 } from "../../src/index.ts";
 import { healthVersion, selfSignedCert, writeAgentConfig } from "../helpers/agent.ts";
 import { brokenArtifact, buildVersions } from "../helpers/artifacts.ts";
-import { freePort, startSshd, type TestSshd } from "../helpers/sshd.ts";
 
 /** Flips one byte of every file sent over SSH: a transfer corrupted on the way. */
 class CorruptingSsh implements Ssh {

@@ -1,23 +1,13 @@
-// Copied from @mcp/fleet's test helpers (tests are not published, so not importable).
+// A real OpenSSH server for tests that stand a node in (fleet upgrades and provisioning, the
+// CLI's agent commands); here so both suites share one copy.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { SshTarget } from "@mcp/fleet";
 import { execa, type ResultPromise } from "execa";
+import { freePort } from "./podman.ts";
 
 export const SSHD = "/usr/sbin/sshd";
-
-export async function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, host, () => {
-      const a = s.address();
-      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 async function waitForPort(
   host: string,
@@ -42,12 +32,21 @@ async function waitForPort(
   }
 }
 
+/** What @mcp/fleet's SshTarget needs to reach this server (structurally the same). */
+export interface SshdTarget {
+  host: string;
+  port: number;
+  user: string;
+  identityFile: string;
+  knownHostsFile: string;
+}
+
 export interface TestSshd {
   dir: string;
   host: string;
   port: number;
   /** A target that trusts this server's key and logs in as root with the test key. */
-  target: SshTarget;
+  target: SshdTarget;
   hostPublicKey: string;
   pid: number;
   stop(): Promise<void>;
@@ -58,7 +57,7 @@ export interface TestSshd {
  * authorized_keys and pidfile in a temp dir; root logs in with a generated key only.
  */
 export async function startSshd(host = "127.0.0.1"): Promise<TestSshd> {
-  const dir = await mkdtemp(join(tmpdir(), "mcp-cli-sshd-"));
+  const dir = await mkdtemp(join(tmpdir(), "mcp-testkit-sshd-"));
   try {
     // Debian's sshd refuses to start without its privilege separation directory.
     await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
@@ -70,7 +69,7 @@ export async function startSshd(host = "127.0.0.1"): Promise<TestSshd> {
         "-N",
         "",
         "-C",
-        `mcp-fleet-test-${k}`,
+        `mcp-testkit-${k}`,
         "-f",
         join(dir, k),
       ]);
