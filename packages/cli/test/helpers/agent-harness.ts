@@ -1,10 +1,8 @@
 // A real mcp-agent process for integration tests: TLS with a sim CA, tokens checked by the
 // sim's MCIAS, rootless Podman as `mcp` (TEST-ENVIRONMENT.md), and an operator directory
 // with mcp.toml and a token. Stopped and removed by stop(), also after a failed start.
-import { once } from "node:events";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +14,7 @@ import {
   silentLogger,
   startSim,
 } from "@mcp/sim";
-import { type PodmanHarness, setupPodman } from "@mcp/testkit";
+import { freePort, type PodmanHarness, setupPodman } from "@mcp/testkit";
 import { execa, type ResultPromise } from "execa";
 
 const cliBin = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
@@ -25,15 +23,6 @@ const agentBin = join(
   "dist",
   "bin.js",
 );
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 export interface AgentHarness {
   dir: string;

@@ -1,10 +1,8 @@
 // The CLI, as the bundled binary in a subprocess, against a real mcp-agent process over real
 // TLS, with tokens checked by the sim's MCIAS. The agent talks to the machine's rootless
 // Podman as the `mcp` user, as in production (TEST-ENVIRONMENT.md).
-import { once } from "node:events";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +14,7 @@ import {
   silentLogger,
   startSim,
 } from "@mcp/sim";
-import { type PodmanHarness, setupPodman } from "@mcp/testkit";
+import { freePort, type PodmanHarness, setupPodman } from "@mcp/testkit";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -27,15 +25,6 @@ const agentBin = join(
   "dist",
   "bin.js",
 );
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 let dir: string;
 let sim: SimInstance | undefined;
