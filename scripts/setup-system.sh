@@ -110,6 +110,18 @@ done
 
 # 5. The user's runtime directory (XDG_RUNTIME_DIR); /run is a tmpfs, so check every time.
 rundir="/run/user/$mcp_uid"
+# Where /run is not a tmpfs (a container, a restored snapshot), the directory outlives the
+# processes that wrote it: Podman then finds its "alive" marker, believes no reboot
+# happened, tries to join a pause process or conmon that no longer exists, and fails every
+# call with "invalid internal status". With no process of the user left, nothing in it is
+# in use, so it is cleared, as logind does when a user's last session ends; Podman then
+# refreshes its state as after a reboot.
+if [ -d "$rundir" ] && ! pgrep -u "$mcp_uid" >/dev/null && [ -n "$(ls -A "$rundir")" ]; then
+  # A leftover mount (a network namespace bind) cannot be deleted; Podman copes with
+  # those, so clearing goes as far as it can instead of failing the set-up.
+  find "$rundir" -mindepth 1 -delete 2>/dev/null || true
+  say "cleared stale $rundir (no process of $MCP_USER is running)"
+fi
 if [ -d "$rundir" ] && [ "$(stat -c '%U %a' "$rundir")" = "$MCP_USER 700" ]; then
   say "$rundir exists (owner $MCP_USER, 0700)"
 else
