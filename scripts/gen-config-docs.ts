@@ -64,6 +64,8 @@ const AGENT_MEANING: Record<string, string> = {
   "mcproxy.socket": "mc-proxy admin socket; empty: route steps are skipped",
   "mcproxy.listeners":
     'route port → listener name (`{"443" = "https"}`); a port without an entry uses `:<port>`',
+  "mcproxy.check_interval":
+    'how often the agent checks that mc-proxy still has every route it registered (service and edge routes), putting back any it lost, and renews certificates within 30 days of expiry; `"0s"` turns it off',
   "mcns.server_url": "MCNS base URL; empty: DNS steps are skipped",
   "mcns.ca_cert": "CA to trust for MCNS",
   "mcns.token_file": "file holding the bearer token (trimmed)",

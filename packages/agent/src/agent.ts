@@ -12,12 +12,13 @@ import {
 import { diffPorts } from "./deploy/ports.ts";
 import type { ImageRetention } from "./deploy/retention.ts";
 import type { Emit } from "./deploy/steps.ts";
-import { refuseContainersOnEdge } from "./edge.ts";
+import { edgeRegistration, refuseContainersOnEdge } from "./edge.ts";
 import { errorLine, isAgentError, NotFoundError, PreconditionError } from "./errors.ts";
 import type { ObservedState } from "./observed.ts";
 import type { Platform, RouteRegistration } from "./platform.ts";
 import { type ContainerSettings, canInspect } from "./runtime/inspect.ts";
 import type { ContainerInfo, ContainerRuntime, LogLine } from "./runtime/runtime.ts";
+import { routeRegistrations } from "./service-routes.ts";
 import {
   canonicalJson,
   containerName,
@@ -66,6 +67,8 @@ export interface ListedRoute extends RouteRegistration {
   service: string;
   component: string;
   routeName: string;
+  /** Edge routes: the compute node the route reaches. */
+  node?: string | undefined;
 }
 
 /**
@@ -280,28 +283,23 @@ export class Agent {
     };
   }
 
-  /** The routes this agent registers for its active services, per listener. */
+  /** The routes this agent registers: for its active services, and as an edge node. */
   listRoutes(): ListedRoute[] {
     const out: ListedRoute[] = [];
     for (const s of this.store.listServices()) {
       if (!s.active) continue;
-      const ports = this.store.listPorts(s.name);
-      for (const c of s.spec.components ?? []) {
-        for (const r of c.routes ?? []) {
-          const p = ports.find((x) => x.component === c.name && x.route === (r.name ?? ""));
-          if (!p) continue;
-          out.push({
-            service: s.name,
-            component: c.name,
-            routeName: r.name ?? "",
-            listener: this.info.listeners[String(r.port)] ?? `:${r.port}`,
-            hostname: r.hostname ?? `${s.name}.${this.info.zone}`,
-            backend: `${this.info.address}:${p.hostPort}`,
-            mode: r.mode,
-            tlsCert: r.mode === "l7" ? `${this.info.certsDir}/${s.name}.pem` : undefined,
-          });
-        }
+      for (const r of routeRegistrations(s.spec, this.store.listPorts(s.name), this.info)) {
+        out.push({ ...r, service: s.name });
       }
+    }
+    for (const e of this.store.listEdgeRoutes()) {
+      out.push({
+        ...edgeRegistration(e, this.info.certsDir),
+        service: e.service,
+        component: "",
+        routeName: "",
+        node: e.node,
+      });
     }
     return out;
   }

@@ -61,6 +61,9 @@ const sections = {
     // Route port (the `port` of a route, e.g. 443) → mc-proxy listener name. A port with no
     // entry uses the listener ":<port>".
     listeners: z.record(z.string().regex(/^\d+$/, "expected a port number"), str).default({}),
+    // How often the agent checks that mc-proxy still has every route it registered (putting
+    // back any it lost) and renews certificates within 30 days of expiry; "0s" turns it off.
+    check_interval: duration.default("60s"),
   }),
   mcns: z.strictObject({
     server_url: optStr,

@@ -1,12 +1,19 @@
 import { InvalidArgumentError, PreconditionError } from "./errors.ts";
-import type { Platform, RouteRegistration } from "./platform.ts";
+import type { CertificateProvider, Platform, RouteRegistration } from "./platform.ts";
+import { certPaths } from "./service-routes.ts";
 import type { ServiceDef } from "./spec.ts";
+import type { EdgeRouteRow, Store, StoredEdgeRoute } from "./store/store.ts";
 
 /**
  * Edge nodes (`[agent] role = "edge"`, the spec's `svc`) manage mc-proxy routes only: they
  * run no application containers, and a route on an edge node points at the compute node's
  * address. The compute node deploys the service; the edge gets `hostname → <compute
- * address>:<host port>` through AddEdgeRoute.
+ * address>:<host port>` through AddEdgeRoute, and keeps it in its registry so that it lists
+ * it, puts it back when mc-proxy lost it and renews its certificate.
+ *
+ * An L4 edge route passes TLS through by SNI. An L7 one terminates TLS on the edge with a
+ * certificate the edge agent gets from Metacrypt for the hostname, and forwards HTTP to the
+ * compute node's host port, where the container listens.
  */
 export type NodeRole = "compute" | "edge";
 
@@ -16,6 +23,9 @@ export interface EdgeRouteRequest {
   backend: string;
   /** "" (unspecified) means l4. */
   mode: "l4" | "l7" | "";
+  /** The service and compute node the route reaches, for listings; "" when unknown. */
+  service?: string | undefined;
+  node?: string | undefined;
 }
 
 /** A service with containers cannot go to an edge node. Pure. */
@@ -29,6 +39,7 @@ export function refuseContainersOnEdge(role: NodeRole, nodeName: string, def: Se
 const HOSTNAME =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const BACKEND_HOST = /^([a-z0-9.-]+|\[[0-9a-f:.]+\])$/i;
+const LABEL = /^([a-z][a-z0-9-]{0,62})?$/;
 
 function checkPort(n: number, what: string): number {
   if (!Number.isInteger(n) || n < 1 || n > 65535) {
@@ -38,14 +49,19 @@ function checkPort(n: number, what: string): number {
 }
 
 /**
- * The mc-proxy route an edge request stands for, on the listener the edge agent's config
- * maps the port to (`:<port>` by default). Only L4 (TLS passthrough): the edge holds no
- * certificates. Pure; bad input throws InvalidArgumentError naming the field.
+ * The certificate name (`<certs.dir>/<name>.pem`) of an L7 edge route. Service names are
+ * DNS labels without `_`, so these never collide with a service's own certificate.
  */
-export function edgeRoute(
-  req: EdgeRouteRequest,
-  listeners: Record<string, string>,
-): RouteRegistration {
+export function edgeCertName(hostname: string): string {
+  return `edge_${hostname.toLowerCase()}`;
+}
+
+/**
+ * The stored edge route a request stands for, on the listener the edge agent's config maps
+ * the port to (`:<port>` by default). Pure; bad input throws InvalidArgumentError naming
+ * the field.
+ */
+export function edgeRoute(req: EdgeRouteRequest, listeners: Record<string, string>): EdgeRouteRow {
   const port = checkPort(req.port, "port");
   const hostname = req.hostname.toLowerCase();
   if (!HOSTNAME.test(hostname)) {
@@ -57,56 +73,142 @@ export function edgeRoute(
     throw new InvalidArgumentError(`backend "${req.backend}" is not <address>:<port>`);
   }
   checkPort(Number(req.backend.slice(colon + 1)), "backend port");
-  if (req.mode === "l7") {
-    throw new InvalidArgumentError(
-      `edge route ${hostname}: mode l7 is not supported on an edge node (it holds no certificates); use l4`,
-    );
-  }
+  const service = req.service ?? "";
+  const node = req.node ?? "";
+  if (!LABEL.test(service)) throw new InvalidArgumentError(`service "${service}" is not a name`);
+  if (!LABEL.test(node)) throw new InvalidArgumentError(`node "${node}" is not a name`);
   return {
     listener: listeners[String(port)] ?? `:${port}`,
     hostname,
     backend: req.backend,
-    mode: "l4",
+    mode: req.mode === "l7" ? "l7" : "l4",
+    service,
+    node,
   };
 }
 
-function requireEdge(role: NodeRole, nodeName: string, platform: Platform) {
-  if (role !== "edge") {
-    throw new PreconditionError(
-      `node "${nodeName}" is a compute node; edge routes go to a node with [agent] role = "edge"`,
-    );
-  }
-  if (!platform.routes) {
-    throw new PreconditionError(`mc-proxy is not configured on edge node "${nodeName}"`);
-  }
-  return platform.routes;
+/**
+ * The mc-proxy registration of a stored edge route; an L7 one serves the edge certificate
+ * from `certsDir` (`[certs] dir`, where the certificate provider writes it). Pure.
+ */
+export function edgeRegistration(row: EdgeRouteRow, certsDir: string): RouteRegistration {
+  const base = {
+    listener: row.listener,
+    hostname: row.hostname,
+    backend: row.backend,
+    mode: row.mode,
+  };
+  if (row.mode === "l4") return base;
+  const { certPath, keyPath } = certPaths(certsDir, edgeCertName(row.hostname));
+  return { ...base, tlsCert: certPath, tlsKey: keyPath };
 }
 
 export interface EdgeContext {
   role: NodeRole;
   nodeName: string;
   listeners: Record<string, string>;
+  certsDir: string;
   platform: Platform;
+  store: Pick<Store, "putEdgeRoute" | "getEdgeRoute" | "deleteEdgeRoute" | "listEdgeRoutes">;
 }
 
-/** Adds or replaces the edge route; `changed` is false when it was already so. */
+function requireEdge(ctx: EdgeContext) {
+  if (ctx.role !== "edge") {
+    throw new PreconditionError(
+      `node "${ctx.nodeName}" is a compute node; edge routes go to a node with [agent] role = "edge"`,
+    );
+  }
+  if (!ctx.platform.routes) {
+    throw new PreconditionError(`mc-proxy is not configured on edge node "${ctx.nodeName}"`);
+  }
+  return ctx.platform.routes;
+}
+
+function requireCerts(ctx: EdgeContext, hostname: string): CertificateProvider {
+  const certs = ctx.platform.certificates;
+  if (!certs) {
+    throw new PreconditionError(
+      `edge route ${hostname}: mode l7 needs a certificate, and Metacrypt is not configured on edge node "${ctx.nodeName}" ([metacrypt] server_url); use l4 or configure it`,
+    );
+  }
+  return certs;
+}
+
+/** Whether another stored L7 route still serves the certificate of `hostname`. */
+function certStillUsed(ctx: EdgeContext, hostname: string, except: string): boolean {
+  return ctx.store
+    .listEdgeRoutes()
+    .some((r) => r.mode === "l7" && r.hostname === hostname && r.listener !== except);
+}
+
+/**
+ * Adds or replaces the edge route; `changed` is false when it was already so. A failure
+ * leaves what was there before: a certificate issued for this call is removed again.
+ */
 export async function addEdgeRoute(
   ctx: EdgeContext,
   req: EdgeRouteRequest,
-): Promise<{ changed: boolean; listener: string }> {
-  const route = edgeRoute(req, ctx.listeners);
-  const routes = requireEdge(ctx.role, ctx.nodeName, ctx.platform);
-  const changed = await routes.add(route);
-  return { changed, listener: route.listener };
+): Promise<{ changed: boolean; listener: string; certificate: "" | "issued" | "reused" }> {
+  const row = edgeRoute(req, ctx.listeners);
+  const routes = requireEdge(ctx);
+  const before = ctx.store.getEdgeRoute(row.listener, row.hostname);
+  let certificate: "" | "issued" | "reused" = "";
+  const registration = edgeRegistration(row, ctx.certsDir);
+  if (row.mode === "l7") {
+    const certs = requireCerts(ctx, row.hostname);
+    const name = edgeCertName(row.hostname);
+    const had = before?.mode === "l7" || certStillUsed(ctx, row.hostname, row.listener);
+    const r = await certs.ensure(name, [row.hostname]);
+    certificate = r.issued ? "issued" : "reused";
+    try {
+      return await put(ctx, routes, row, registration, before, certificate);
+    } catch (e) {
+      // A certificate nothing else serves goes again with the route that needed it.
+      if (r.issued && !had) await certs.remove(name).catch(() => {});
+      throw e;
+    }
+  }
+  const out = await put(ctx, routes, row, registration, before, certificate);
+  // Was L7, now L4: its certificate is no longer served.
+  const certsNow = ctx.platform.certificates;
+  if (before?.mode === "l7" && !certStillUsed(ctx, row.hostname, row.listener) && certsNow) {
+    await certsNow.remove(edgeCertName(row.hostname)).catch(() => {});
+  }
+  return out;
 }
 
-/** Removes the edge route for (port's listener, hostname). */
+async function put(
+  ctx: EdgeContext,
+  routes: NonNullable<Platform["routes"]>,
+  row: EdgeRouteRow,
+  registration: RouteRegistration,
+  before: StoredEdgeRoute | undefined,
+  certificate: "" | "issued" | "reused",
+) {
+  const added = await routes.add(registration);
+  ctx.store.putEdgeRoute(row);
+  const same =
+    before !== undefined &&
+    before.backend === row.backend &&
+    before.mode === row.mode &&
+    before.service === row.service &&
+    before.node === row.node;
+  return { changed: added || !same, listener: row.listener, certificate };
+}
+
+/** Removes the edge route for (port's listener, hostname), and its certificate if unused. */
 export async function removeEdgeRoute(
   ctx: EdgeContext,
   req: { port: number; hostname: string },
-): Promise<{ listener: string }> {
-  const route = edgeRoute({ ...req, backend: "127.0.0.1:1", mode: "l4" }, ctx.listeners);
-  const routes = requireEdge(ctx.role, ctx.nodeName, ctx.platform);
-  await routes.remove(route.listener, route.hostname);
-  return { listener: route.listener };
+): Promise<{ listener: string; removed: boolean }> {
+  const row = edgeRoute({ ...req, backend: "127.0.0.1:1", mode: "l4" }, ctx.listeners);
+  const routes = requireEdge(ctx);
+  const before = ctx.store.getEdgeRoute(row.listener, row.hostname);
+  await routes.remove(row.listener, row.hostname);
+  ctx.store.deleteEdgeRoute(row.listener, row.hostname);
+  const certs = ctx.platform.certificates;
+  if (before?.mode === "l7" && certs && !certStillUsed(ctx, row.hostname, row.listener)) {
+    await certs.remove(edgeCertName(row.hostname));
+  }
+  return { listener: row.listener, removed: before !== undefined };
 }

@@ -13,6 +13,7 @@ import type { Monitor } from "./monitor/monitor.ts";
 import { createMonitor } from "./monitor/start.ts";
 import { ObservedState } from "./observed.ts";
 import type { Platform } from "./platform.ts";
+import { PlatformChecker } from "./platform-check.ts";
 import { lazyRuntime } from "./runtime/lazy.ts";
 import type { ContainerRuntime } from "./runtime/runtime.ts";
 import type { ValidateToken } from "./server/auth.ts";
@@ -325,6 +326,12 @@ export async function runAgent(
   );
   // The first cycle waits a moment so that it does not compete with start-up.
   monitor.start(Math.min(durationMs(config.monitor.interval), 1000));
+  const platformCheck = new PlatformChecker(
+    { store, platform, lock: engine.lock, site: agent.info },
+    durationMs(config.mcproxy.check_interval),
+    log,
+  );
+  platformCheck.start(Math.min(durationMs(config.mcproxy.check_interval), 2000));
   return {
     agent,
     server,
@@ -333,6 +340,7 @@ export async function runAgent(
     monitor,
     close: async () => {
       await monitor.stop();
+      await platformCheck.stop();
       reducer?.stop();
       await server.close();
       store.close();

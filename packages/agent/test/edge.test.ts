@@ -2,7 +2,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { RouteMode, SyncAction } from "@mcp/proto/agent/v1";
 import { describe, expect, it } from "vitest";
 import { edgeRoute, refuseContainersOnEdge } from "../src/edge.ts";
-import type { RouteRegistrar, RouteRegistration } from "../src/platform.ts";
+import type { CertificateProvider, RouteRegistrar, RouteRegistration } from "../src/platform.ts";
+import { checkPlatform } from "../src/platform-check.ts";
+import { certPaths } from "../src/service-routes.ts";
 import { clientFor, makeAgent } from "./helpers/agent.ts";
 import type { FakeRuntime } from "./helpers/fake-runtime.ts";
 
@@ -31,12 +33,33 @@ function routeTable() {
   return { routes, registrar };
 }
 
-function edgeAgent() {
+/** Certificates as names → issue count; `failIssue` makes the next issue fail. */
+function certTable() {
+  const issued = new Map<string, number>();
+  const state = { failIssue: false };
+  const provider: CertificateProvider = {
+    async ensure(name) {
+      if (issued.has(name)) return { ...certPaths("/certs", name), issued: false };
+      if (state.failIssue) throw new Error("Metacrypt is sealed");
+      issued.set(name, 1);
+      return { ...certPaths("/certs", name), issued: true };
+    },
+    async remove(name) {
+      issued.delete(name);
+    },
+  };
+  return { issued, provider, state };
+}
+
+function edgeAgent(options: { certs?: boolean } = {}) {
   const t = routeTable();
-  const made = makeAgent({ platform: { routes: t.registrar } });
+  const c = certTable();
+  const made = makeAgent({
+    platform: { routes: t.registrar, ...(options.certs ? { certificates: c.provider } : {}) },
+  });
   made.agent.info.role = "edge";
   made.agent.info.listeners = { "443": ":8443" };
-  return { ...made, routes: t.routes };
+  return { ...made, routes: t.routes, registrar: t.registrar, certs: c };
 }
 
 async function code(p: Promise<unknown> | AsyncIterable<unknown>): Promise<Code | "ok"> {
@@ -66,6 +89,8 @@ describe("edgeRoute", () => {
       hostname: "shop.example.com",
       backend: "10.0.0.5:20001",
       mode: "l4",
+      service: "",
+      node: "",
     });
     expect(
       edgeRoute({ port: 9000, hostname: "a.b", backend: "[::1]:80", mode: "l4" }, {}).listener,
@@ -77,7 +102,8 @@ describe("edgeRoute", () => {
     [{ hostname: "bad host" }, 'hostname "bad host" is not a DNS name'],
     [{ backend: "10.0.0.5" }, 'backend "10.0.0.5" is not <address>:<port>'],
     [{ backend: "10.0.0.5:70000" }, "backend port 70000 is not a port"],
-    [{ mode: "l7" as const }, "mode l7 is not supported on an edge node"],
+    [{ service: "Web" }, 'service "Web" is not a name'],
+    [{ node: "../x" }, 'node "../x" is not a name'],
   ])("refuses %o", (change, message) => {
     const req = {
       port: 443,
@@ -155,9 +181,11 @@ describe("an edge agent over the wire", () => {
     const admin = clientFor(agent, "admin-token");
     const good = { port: 443, hostname: "shop.example.com", backend: "10.0.0.5:1" };
     expect(await code(admin.addEdgeRoute({ ...good, backend: "nope" }))).toBe(Code.InvalidArgument);
+    // L7 needs a certificate, and this edge has no Metacrypt.
     expect(await code(admin.addEdgeRoute({ ...good, mode: RouteMode.L7 }))).toBe(
-      Code.InvalidArgument,
+      Code.FailedPrecondition,
     );
+    expect(agent.store.listEdgeRoutes()).toEqual([]);
     expect(await code(clientFor(agent, "user-token").addEdgeRoute(good))).toBe(
       Code.PermissionDenied,
     );
@@ -170,5 +198,118 @@ describe("an edge agent over the wire", () => {
     expect(await code(clientFor(bare, "admin-token").removeEdgeRoute(good))).toBe(
       Code.FailedPrecondition,
     );
+  });
+});
+
+describe("edge routes in the edge agent's registry", () => {
+  const l4 = {
+    port: 443,
+    hostname: "shop.example.com",
+    backend: "10.0.0.5:20001",
+    mode: RouteMode.L4,
+    service: "shop",
+    node: "rift",
+  };
+
+  it("keeps what it added, lists it with its compute node, and forgets it on removal", async () => {
+    const { agent } = edgeAgent();
+    const client = clientFor(agent, "admin-token");
+    await client.addEdgeRoute(l4);
+    const listed = await client.listRoutes({});
+    expect(listed.listeners).toHaveLength(1);
+    expect(listed.listeners[0]).toMatchObject({
+      address: ":8443",
+      routes: [
+        {
+          hostname: "shop.example.com",
+          backend: "10.0.0.5:20001",
+          mode: RouteMode.L4,
+          service: "shop",
+          node: "rift",
+        },
+      ],
+    });
+    // A new backend (the service moved to other ports) replaces the stored route.
+    const moved = await client.addEdgeRoute({ ...l4, backend: "10.0.0.5:20002" });
+    expect(moved.changed).toBe(true);
+    expect(agent.store.listEdgeRoutes().map((r) => r.backend)).toEqual(["10.0.0.5:20002"]);
+    expect(await client.removeEdgeRoute({ port: 443, hostname: l4.hostname })).toMatchObject({
+      removed: true,
+    });
+    expect(agent.store.listEdgeRoutes()).toEqual([]);
+    expect((await client.listRoutes({})).listeners).toEqual([]);
+    expect((await client.removeEdgeRoute({ port: 443, hostname: l4.hostname })).removed).toBe(
+      false,
+    );
+  });
+
+  it("terminates L7 with a certificate of its own for the hostname, removed with the route", async () => {
+    const { agent, routes, certs } = edgeAgent({ certs: true });
+    const client = clientFor(agent, "admin-token");
+    const res = await client.addEdgeRoute({ ...l4, mode: RouteMode.L7 });
+    expect(res).toMatchObject({ changed: true, certificate: "issued" });
+    expect([...routes.values()]).toEqual([
+      {
+        listener: ":8443",
+        hostname: "shop.example.com",
+        backend: "10.0.0.5:20001",
+        mode: "l7",
+        tlsCert: "/certs/edge_shop.example.com.pem",
+        tlsKey: "/certs/edge_shop.example.com.key",
+      },
+    ]);
+    expect((await client.addEdgeRoute({ ...l4, mode: RouteMode.L7 })).certificate).toBe("reused");
+    await client.removeEdgeRoute({ port: 443, hostname: l4.hostname });
+    expect([...certs.issued.keys()]).toEqual([]);
+  });
+
+  it("a failed route registration stores nothing and gives back the certificate it issued", async () => {
+    const { agent, registrar, certs } = edgeAgent({ certs: true });
+    registrar.add = async () => {
+      throw new Error("mc-proxy is down");
+    };
+    const client = clientFor(agent, "admin-token");
+    expect(await code(client.addEdgeRoute({ ...l4, mode: RouteMode.L7 }))).not.toBe("ok");
+    expect(agent.store.listEdgeRoutes()).toEqual([]);
+    expect([...certs.issued.keys()]).toEqual([]);
+  });
+
+  it("the platform check puts back routes mc-proxy lost, and nothing when all is there", async () => {
+    const { agent, routes, certs } = edgeAgent({ certs: true });
+    const client = clientFor(agent, "admin-token");
+    await client.addEdgeRoute(l4);
+    await client.addEdgeRoute({ ...l4, hostname: "www.example.com", mode: RouteMode.L7 });
+    const deps = {
+      store: agent.store,
+      platform: agent.platform,
+      lock: agent.engine.lock,
+      site: agent.info,
+    };
+    expect(await checkPlatform(deps)).toEqual({ restored: [], renewed: [], failed: [] });
+    routes.clear(); // mc-proxy restarted without its state
+    const r = await checkPlatform(deps);
+    expect(r.restored.sort()).toEqual(["shop.example.com on :8443", "www.example.com on :8443"]);
+    expect(routes.size).toBe(2);
+    // A certificate that went away (expired, deleted) is issued again.
+    certs.issued.clear();
+    expect((await checkPlatform(deps)).renewed).toEqual(["/certs/edge_www.example.com.pem"]);
+    const events = agent.store.listEvents({}).map((e) => e.kind);
+    expect(events).toContain("route-restored");
+    expect(events).toContain("certificate-renewed");
+  });
+
+  it("a check that cannot renew reports it and leaves the route in place", async () => {
+    const { agent, routes, certs } = edgeAgent({ certs: true });
+    await clientFor(agent, "admin-token").addEdgeRoute({ ...l4, mode: RouteMode.L7 });
+    certs.issued.clear();
+    certs.state.failIssue = true;
+    const r = await checkPlatform({
+      store: agent.store,
+      platform: agent.platform,
+      lock: agent.engine.lock,
+      site: agent.info,
+    });
+    expect(r.failed).toEqual(["edge route shop.example.com on :8443: Metacrypt is sealed"]);
+    expect(routes.size).toBe(1);
   });
 });

@@ -14,6 +14,7 @@ import type { ObservedState } from "../observed.ts";
 import type { Platform, RouteRegistration } from "../platform.ts";
 import { canInspect } from "../runtime/inspect.ts";
 import type { ContainerInfo, ContainerRuntime, CreateContainerSpec } from "../runtime/runtime.ts";
+import { l7Hostnames, routeRegistrations } from "../service-routes.ts";
 import {
   type ComponentDef,
   containerName,
@@ -176,33 +177,10 @@ export class Engine {
     }
   }
 
-  #routeRegistrations(
-    def: ServiceDef,
-    ports: PortAssignment[],
-    certs: { certPath: string; keyPath: string } | undefined,
-  ): RouteRegistration[] {
-    const { options } = this.#deps;
-    const out: RouteRegistration[] = [];
-    for (const c of def.components ?? []) {
-      for (const r of c.routes ?? []) {
-        const p = ports.find((x) => x.component === c.name && x.route === (r.name ?? ""));
-        if (!p) continue;
-        out.push({
-          listener: options.listeners[String(r.port)] ?? `:${r.port}`,
-          hostname: r.hostname ?? `${def.name}.${options.zone}`,
-          backend: `${options.address}:${p.hostPort}`,
-          mode: r.mode,
-          tlsCert: r.mode === "l7" ? certs?.certPath : undefined,
-          tlsKey: r.mode === "l7" ? certs?.keyPath : undefined,
-        });
-      }
-    }
-    return out;
-  }
-
-  #certPaths(service: string) {
-    const dir = this.#deps.options.certsDir;
-    return { certPath: `${dir}/${service}.pem`, keyPath: `${dir}/${service}.key` };
+  #routeRegistrations(def: ServiceDef, ports: PortAssignment[]): RouteRegistration[] {
+    return routeRegistrations(def, ports, this.#deps.options).map(
+      ({ component: _c, routeName: _r, ...reg }) => reg,
+    );
   }
 
   #hasRoutes(def: ServiceDef): boolean {
@@ -211,7 +189,6 @@ export class Engine {
 
   #routeSteps(def: ServiceDef, ports: () => PortAssignment[]): Step[] {
     const { platform } = this.#deps;
-    const hasL7 = (def.components ?? []).some((c) => (c.routes ?? []).some((r) => r.mode === "l7"));
     const steps: Step[] = [];
     const added: RouteRegistration[] = [];
     steps.push({
@@ -219,11 +196,7 @@ export class Engine {
       do: async () => {
         if (!this.#hasRoutes(def)) return skipped("no routes");
         if (!platform.routes) return skipped(NOT_CONFIGURED);
-        const regs = this.#routeRegistrations(
-          def,
-          ports(),
-          hasL7 ? this.#certPaths(def.name) : undefined,
-        );
+        const regs = this.#routeRegistrations(def, ports());
         let changed = 0;
         for (const r of regs) {
           if (await platform.routes.add(r)) {
@@ -273,13 +246,13 @@ export class Engine {
         do: async () => {
           if (!this.#hasRoutes(def)) return skipped("no routes");
           if (!platform.routes) return skipped(NOT_CONFIGURED);
-          for (const r of this.#routeRegistrations(def, ports, undefined)) {
+          for (const r of this.#routeRegistrations(def, ports)) {
             await platform.routes.remove(r.listener, r.hostname);
           }
           return done();
         },
         undo: async () => {
-          const regs = this.#routeRegistrations(def, ports, this.#certPaths(def.name));
+          const regs = this.#routeRegistrations(def, ports);
           for (const r of regs) await platform.routes?.add(r);
         },
       },
@@ -452,8 +425,6 @@ export class Engine {
     const name = action.spec.name;
     const tmp = nextName(name);
     const force = { force: true, timeoutSeconds: options.stopTimeoutSeconds };
-    const hasL7 = (comp.routes ?? []).some((r) => r.mode === "l7");
-    const certs = hasL7 ? this.#certPaths(def.name) : undefined;
     let created = false;
     let old: PortAssignment[] = [];
     const switched: RouteRegistration[] = [];
@@ -505,7 +476,7 @@ export class Engine {
         swapped.set(comp.name, fresh);
         unreserve();
         if (platform.routes) {
-          for (const reg of this.#routeRegistrations(def, fresh, certs)) {
+          for (const reg of this.#routeRegistrations(def, fresh)) {
             await platform.routes.add(reg);
             switched.push(reg);
           }
@@ -527,8 +498,7 @@ export class Engine {
         const i = retirements.findIndex((x) => x.next === tmp);
         if (i >= 0) retirements.splice(i, 1);
         if (switched.length > 0 && platform.routes) {
-          for (const reg of this.#routeRegistrations(def, old, certs))
-            await platform.routes.add(reg);
+          for (const reg of this.#routeRegistrations(def, old)) await platform.routes.add(reg);
         }
         if (swapped.has(comp.name)) {
           store.transaction(() => {
@@ -862,16 +832,7 @@ export class Engine {
           do: async () => {
             if (!hasL7) return skipped("no L7 routes");
             if (!platform.certificates) return skipped(NOT_CONFIGURED);
-            const hostnames = [
-              ...new Set(
-                (def.components ?? []).flatMap((c) =>
-                  (c.routes ?? [])
-                    .filter((r) => r.mode === "l7")
-                    .map((r) => r.hostname ?? `${def.name}.${options.zone}`),
-                ),
-              ),
-            ];
-            const r = await platform.certificates.ensure(def.name, hostnames);
+            const r = await platform.certificates.ensure(def.name, l7Hostnames(def, options.zone));
             return r.issued ? done(`issued ${r.certPath}`) : unchanged("valid certificate reused");
           },
         });

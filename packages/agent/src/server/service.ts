@@ -23,6 +23,7 @@ import { LABEL_COMPONENT, LABEL_SERVICE, LABEL_VERSION } from "../deploy/plan.ts
 import type { StepEvent } from "../deploy/steps.ts";
 import { addEdgeRoute, removeEdgeRoute } from "../edge.ts";
 import { InvalidArgumentError } from "../errors.ts";
+import { EDGE_LOCK } from "../platform-check.ts";
 import type { ContainerInfo } from "../runtime/runtime.ts";
 import { imageTag, type ServiceDef } from "../spec.ts";
 import type { StoredEvent } from "../store/store.ts";
@@ -494,6 +495,7 @@ export function agentServiceImpl(agent: Agent): ServiceImpl<typeof AgentService>
             component: r.component,
             routeName: r.routeName,
             tlsCert: r.tlsCert ?? "",
+            node: r.node ?? "",
           })),
         })),
       };
@@ -551,16 +553,24 @@ export function agentServiceImpl(agent: Agent): ServiceImpl<typeof AgentService>
     },
 
     async addEdgeRoute(req) {
-      return addEdgeRoute(edgeContext(agent), {
-        port: req.port,
-        hostname: req.hostname,
-        backend: req.backend,
-        mode: req.mode === RouteMode.L7 ? "l7" : req.mode === RouteMode.L4 ? "l4" : "",
-      });
+      const ctx = edgeContext(agent);
+      return agent.engine.lock.run(EDGE_LOCK, () =>
+        addEdgeRoute(ctx, {
+          port: req.port,
+          hostname: req.hostname,
+          backend: req.backend,
+          mode: req.mode === RouteMode.L7 ? "l7" : req.mode === RouteMode.L4 ? "l4" : "",
+          service: req.service,
+          node: req.node,
+        }),
+      );
     },
 
     async removeEdgeRoute(req) {
-      return removeEdgeRoute(edgeContext(agent), { port: req.port, hostname: req.hostname });
+      const ctx = edgeContext(agent);
+      return agent.engine.lock.run(EDGE_LOCK, () =>
+        removeEdgeRoute(ctx, { port: req.port, hostname: req.hostname }),
+      );
     },
   };
 }
@@ -570,7 +580,9 @@ function edgeContext(agent: Agent) {
     role: agent.info.role,
     nodeName: agent.info.nodeName,
     listeners: agent.info.listeners,
+    certsDir: agent.info.certsDir,
     platform: agent.platform,
+    store: agent.store,
   };
 }
 

@@ -136,3 +136,25 @@ export const pulledImages = sqliteTable("pulled_images", {
   image: text("image").primaryKey(),
   pulledAt: text("pulled_at").notNull().default(now),
 });
+
+/**
+ * Routes an edge node carries for services that run on compute nodes (AddEdgeRoute). Kept
+ * so that the edge agent lists them, puts them back when mc-proxy lost them, and renews
+ * the certificates of its L7 ones.
+ */
+export const edgeRoutes = sqliteTable(
+  "edge_routes",
+  {
+    listener: text("listener").notNull(),
+    hostname: text("hostname").notNull(),
+    backend: text("backend").notNull(),
+    mode: text("mode", { enum: ["l4", "l7"] }).notNull(),
+    /** The service on the compute node the route reaches; "" when the caller did not say. */
+    service: text("service").notNull().default(""),
+    /** The compute node the route reaches; "" when the caller did not say. */
+    node: text("node").notNull().default(""),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.listener, t.hostname] })],
+);

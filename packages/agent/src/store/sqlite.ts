@@ -9,6 +9,7 @@ import type { ServiceDef } from "../spec.ts";
 import * as schema from "./schema.ts";
 import type {
   DesiredService,
+  EdgeRouteRow,
   EventLevel,
   HistoryEntry,
   NewEvent,
@@ -17,6 +18,7 @@ import type {
   OperationStatus,
   PortAssignment,
   Store,
+  StoredEdgeRoute,
   StoredEvent,
   StoredService,
 } from "./store.ts";
@@ -347,6 +349,45 @@ export class SqliteStore implements Store {
 
   forgetPulledImage(image: string): void {
     this.#db.delete(schema.pulledImages).where(eq(schema.pulledImages.image, image)).run();
+  }
+
+  putEdgeRoute(route: EdgeRouteRow): void {
+    const { listener, hostname, ...rest } = route;
+    this.#db
+      .insert(schema.edgeRoutes)
+      .values({ ...route, updatedAt: nowIso() })
+      .onConflictDoUpdate({
+        target: [schema.edgeRoutes.listener, schema.edgeRoutes.hostname],
+        set: { ...rest, updatedAt: nowIso() },
+      })
+      .run();
+  }
+
+  listEdgeRoutes(): StoredEdgeRoute[] {
+    return this.#db
+      .select()
+      .from(schema.edgeRoutes)
+      .orderBy(asc(schema.edgeRoutes.listener), asc(schema.edgeRoutes.hostname))
+      .all();
+  }
+
+  getEdgeRoute(listener: string, hostname: string): StoredEdgeRoute | undefined {
+    return this.#db
+      .select()
+      .from(schema.edgeRoutes)
+      .where(
+        and(eq(schema.edgeRoutes.listener, listener), eq(schema.edgeRoutes.hostname, hostname)),
+      )
+      .get();
+  }
+
+  deleteEdgeRoute(listener: string, hostname: string): void {
+    this.#db
+      .delete(schema.edgeRoutes)
+      .where(
+        and(eq(schema.edgeRoutes.listener, listener), eq(schema.edgeRoutes.hostname, hostname)),
+      )
+      .run();
   }
 
   close(): void {

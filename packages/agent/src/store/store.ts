@@ -101,6 +101,21 @@ export interface DesiredService {
   components: StoredComponent[];
 }
 
+/** A route this edge node carries for a service on a compute node. */
+export interface EdgeRouteRow {
+  listener: string;
+  hostname: string;
+  backend: string;
+  mode: "l4" | "l7";
+  service: string;
+  node: string;
+}
+
+export interface StoredEdgeRoute extends EdgeRouteRow {
+  createdAt: string;
+  updatedAt: string;
+}
+
 /**
  * The agent's registry. Every method that changes state is one transaction; `transaction`
  * groups several into one.
@@ -146,6 +161,12 @@ export interface Store {
   recordPulledImage(image: string): void;
   listPulledImages(): string[];
   forgetPulledImage(image: string): void;
+
+  /** Inserts or replaces the edge route for (listener, hostname). */
+  putEdgeRoute(route: EdgeRouteRow): void;
+  listEdgeRoutes(): StoredEdgeRoute[];
+  getEdgeRoute(listener: string, hostname: string): StoredEdgeRoute | undefined;
+  deleteEdgeRoute(listener: string, hostname: string): void;
 
   close(): void;
 }

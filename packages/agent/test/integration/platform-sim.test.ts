@@ -5,6 +5,7 @@ import { createServer, type Server } from "node:http";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "node:tls";
 import { createMcnsClient, type McnsClient } from "@mcp/mcns-client";
 import { createMcProxyClient, type McProxyClient } from "@mcp/mcproxy-client";
 import { type SimInstance, silentLogger, startSim } from "@mcp/sim";
@@ -12,9 +13,12 @@ import { freePort } from "@mcp/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentConfig, parseConfig } from "../../src/config.ts";
 import { Engine, type EngineOptions } from "../../src/deploy/engine.ts";
+import { KeyedLock } from "../../src/deploy/lock.ts";
 import type { StepEvent } from "../../src/deploy/steps.ts";
+import { addEdgeRoute, removeEdgeRoute } from "../../src/edge.ts";
 import { ObservedState } from "../../src/observed.ts";
 import { createPlatform, type PlatformHandle } from "../../src/platform/index.ts";
+import { checkPlatform, EDGE_LOCK } from "../../src/platform-check.ts";
 import type { ServiceDef } from "../../src/spec.ts";
 import { openStore } from "../../src/store/sqlite.ts";
 import { FakeRuntime } from "../helpers/fake-runtime.ts";
@@ -261,7 +265,7 @@ function engineFor(p: PlatformHandle) {
     options,
   });
   const events: StepEvent[] = [];
-  return { engine, runtime, events, emit: (e: StepEvent) => events.push(e) };
+  return { engine, runtime, store, options, events, emit: (e: StepEvent) => events.push(e) };
 }
 
 function webDef(name: string): ServiceDef {
@@ -389,6 +393,142 @@ describe("deploy engine with the real platform", () => {
       expect(await everything("nocert")).toEqual({ routes: [], records: [] });
     } finally {
       await down.close();
+    }
+  });
+});
+
+/** The serial number of the certificate the proxy's :443 serves for `servername`. */
+function servedSerial(servername: string, ca: string): Promise<string> {
+  const [host, port] = String(sim.endpoints.mcproxy?.extra?.[":443"]).split(":");
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port: Number(port), servername, ca, timeout: 3000 }, () => {
+      resolve(socket.getPeerX509Certificate()?.serialNumber ?? "");
+      socket.end();
+    });
+    socket.on("timeout", () => socket.destroy(new Error("timed out")));
+    socket.on("error", reject);
+  });
+}
+
+describe("the platform check against the real sim services", () => {
+  it("puts back a route mc-proxy lost, so the service answers again; a second run changes nothing", async () => {
+    const { engine, emit, store, options } = engineFor(platform);
+    const name = "lost";
+    const host = `${name}.${ZONE}`;
+    const r = await engine.deploy(webDef(name), "toml", emit);
+    const backend = await listenHttp(r.ports.https ?? 0, "back again");
+    try {
+      await proxy.removeRoute(":443", host);
+      await expect(httpsGet(host, metacryptCa)).rejects.toThrow();
+      const deps = { store, platform, lock: engine.lock, site: options };
+      const first = await checkPlatform(deps);
+      expect(first).toEqual({ restored: [`${host} on :443`], renewed: [], failed: [] });
+      expect(await httpsGet(host, metacryptCa)).toEqual({ status: 200, body: "back again" });
+      expect(await checkPlatform(deps)).toEqual({ restored: [], renewed: [], failed: [] });
+      expect(store.listEvents({ service: name }).map((e) => e.kind)).toContain("route-restored");
+      // A stopped service's routes stay gone.
+      await engine.stop(name, emit);
+      expect(await checkPlatform(deps)).toEqual({ restored: [], renewed: [], failed: [] });
+      expect((await everything(name)).routes).toEqual([]);
+      await engine.undeploy(name, emit);
+    } finally {
+      backend.close();
+    }
+  });
+
+  it("renews a certificate within 30 days of expiry, and mc-proxy serves the new one", async () => {
+    // Metacrypt issues for a day here, so the certificate is always due for renewal.
+    const shortConfig = parseConfig(configText().replace("[mcproxy]", 'ttl = "24h"\n[mcproxy]'), {
+      filename: "agent.toml",
+    });
+    const short = createPlatform(shortConfig);
+    try {
+      const { engine, emit, store, options } = engineFor(short);
+      const name = "renewed";
+      const host = `${name}.${ZONE}`;
+      const r = await engine.deploy(webDef(name), "toml", emit);
+      const backend = await listenHttp(r.ports.https ?? 0, "fresh");
+      try {
+        const before = await servedSerial(host, metacryptCa);
+        const check = await checkPlatform({
+          store,
+          platform: short,
+          lock: engine.lock,
+          site: options,
+        });
+        expect(check).toEqual({
+          restored: [],
+          renewed: [join(config.certs.dir, `${name}.pem`)],
+          failed: [],
+        });
+        const onDisk = new X509Certificate(
+          await readFile(join(config.certs.dir, `${name}.pem`), "utf8"),
+        );
+        const after = await servedSerial(host, metacryptCa);
+        expect(after).not.toBe(before);
+        expect(after).toBe(onDisk.serialNumber);
+        expect(await httpsGet(host, metacryptCa)).toEqual({ status: 200, body: "fresh" });
+      } finally {
+        backend.close();
+        await engine.undeploy(name, emit);
+      }
+    } finally {
+      await short.close();
+    }
+  });
+});
+
+describe("edge routes on the real sim services", () => {
+  it("an L7 edge route terminates TLS with a Metacrypt certificate for the public name and forwards HTTP to the compute node's port", async () => {
+    const store = openStore(":memory:");
+    const ctx = {
+      role: "edge" as const,
+      nodeName: "svc",
+      listeners: {},
+      certsDir: config.certs.dir,
+      platform,
+      store,
+    };
+    const host = "shop.example.net";
+    const port = await freePort();
+    const backend = await listenHttp(port, "shop on rift");
+    try {
+      const added = await addEdgeRoute(ctx, {
+        port: 443,
+        hostname: host,
+        backend: `127.0.0.1:${port}`,
+        mode: "l7",
+        service: "shop",
+        node: "rift",
+      });
+      expect(added).toEqual({ changed: true, listener: ":443", certificate: "issued" });
+      expect(await httpsGet(host, metacryptCa)).toEqual({ status: 200, body: "shop on rift" });
+      const pem = join(config.certs.dir, `edge_${host}.pem`);
+      expect((await stat(pem)).mode & 0o777).toBe(0o600);
+      expect(new X509Certificate(await readFile(pem, "utf8")).subjectAltName).toContain(host);
+
+      // mc-proxy loses it; the check (under the edge lock) puts it back.
+      await proxy.removeRoute(":443", host);
+      const lock = new KeyedLock();
+      const check = await checkPlatform({
+        store,
+        platform,
+        lock,
+        site: { listeners: {}, zone: ZONE, address: "127.0.0.1", certsDir: config.certs.dir },
+      });
+      expect(check.restored).toEqual([`${host} on :443`]);
+      expect(await httpsGet(host, metacryptCa)).toEqual({ status: 200, body: "shop on rift" });
+      expect(lock.isLocked(EDGE_LOCK)).toBe(false);
+
+      expect(await removeEdgeRoute(ctx, { port: 443, hostname: host })).toEqual({
+        listener: ":443",
+        removed: true,
+      });
+      expect((await proxy.listRoutes()).filter((r) => r.hostname === host)).toEqual([]);
+      await expect(stat(pem)).rejects.toThrow(/ENOENT/);
+    } finally {
+      backend.close();
+      store.close();
     }
   });
 });
