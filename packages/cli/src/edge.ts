@@ -10,6 +10,38 @@ export interface EdgeRoute {
   port: number;
   hostname: string;
   backend: string;
+  mode: "l4" | "l7";
+}
+
+/** What one edge node did with one route, for the operator (text) and scripts (--json). */
+export interface EdgeOutcome {
+  edge: string;
+  hostname: string;
+  listener: string;
+  backend: string;
+  mode: "l4" | "l7";
+  /** False when the edge already had the route so. */
+  changed: boolean;
+  /** L7: "issued" or "reused", the edge's own certificate for the hostname. */
+  certificate: string;
+}
+
+/** What one edge node did when asked to drop a route. */
+export interface EdgeRemoval {
+  edge: string;
+  hostname: string;
+  listener: string;
+  /** False when the edge did not carry it. */
+  removed: boolean;
+}
+
+/** One line per outcome, as `mcp deploy`, `sync` and `undeploy` print them. Pure. */
+export function edgeLine(o: EdgeOutcome | EdgeRemoval): string {
+  if (!("mode" in o)) {
+    return `edge ${o.edge}: ${o.hostname} ${o.removed ? "removed from" : "was not on"} ${o.listener}`;
+  }
+  const cert = o.certificate === "issued" ? ", certificate issued" : "";
+  return `edge ${o.edge}: ${o.mode} ${o.hostname} on ${o.listener} → ${o.backend}${cert}${o.changed ? "" : " (unchanged)"}`;
 }
 
 /** The `[[nodes]]` with `role = "edge"`. */
@@ -18,11 +50,12 @@ export function edgeNodes(config: Config): NodeConfig[] {
 }
 
 /**
- * The routes of a deployed service that go on edge nodes: each L4 route with an explicit
+ * The routes of a deployed service that go on edge nodes: each route with an explicit
  * `hostname` (a public name; a route without one answers to `<service>.<zone>`, the
  * internal name), pointing at the compute node's address and the host port the deploy
  * assigned (the result's ports are keyed by route name, or component name for an unnamed
- * route). L7 routes stay on the compute node: an edge holds no certificates. Pure.
+ * route). An L4 route passes TLS through to that port; an L7 one is terminated on the edge
+ * with the edge's own certificate and forwarded as HTTP, as the container serves it. Pure.
  */
 export function edgeRoutesFor(
   def: ServiceDef,
@@ -34,16 +67,17 @@ export function edgeRoutesFor(
   for (const c of def.components ?? []) {
     for (const r of c.routes ?? []) {
       if (!r.hostname) continue;
-      if (r.mode === "l7") {
-        skipped.push(`${r.hostname}: l7 routes are not put on edge nodes`);
-        continue;
-      }
       const hostPort = ports[r.name || c.name];
       if (hostPort === undefined) {
         skipped.push(`${r.hostname}: no host port in the deploy result`);
         continue;
       }
-      routes.push({ port: r.port, hostname: r.hostname, backend: `${computeAddress}:${hostPort}` });
+      routes.push({
+        port: r.port,
+        hostname: r.hostname,
+        backend: `${computeAddress}:${hostPort}`,
+        mode: r.mode,
+      });
     }
   }
   return { routes, skipped };
@@ -52,7 +86,7 @@ export function edgeRoutesFor(
 /**
  * After a deploy to a compute node: puts the service's public routes on every edge node of
  * mcp.toml (AddEdgeRoute), backend = the compute node's address (its NodeInfo) and host
- * port. Returns one line per route for the operator.
+ * port. Returns what each edge did, and a line per route the deploy result could not place.
  */
 export async function registerOnEdges(
   ctx: Context,
@@ -60,24 +94,54 @@ export async function registerOnEdges(
   compute: NodeConfig,
   def: ServiceDef,
   ports: Record<string, number>,
-): Promise<string[]> {
+): Promise<{ outcomes: EdgeOutcome[]; skipped: string[] }> {
   const edges = edgeNodes(config).filter((n) => n.name !== compute.name);
-  if (edges.length === 0) return [];
-  if (!hasPublicRoutes(def)) return [];
+  if (edges.length === 0 || !hasPublicRoutes(def)) return { outcomes: [], skipped: [] };
   const info = await callNode(ctx, compute, (c, o) => c.nodeInfo({}, o));
   const { routes, skipped } = edgeRoutesFor(def, ports, info.address);
-  const lines = skipped.map((s) => `edge: skipped ${s}`);
+  const outcomes: EdgeOutcome[] = [];
   for (const edge of edges) {
     for (const r of routes) {
       const res = await callNode(ctx, edge, (c, o) =>
-        c.addEdgeRoute({ ...r, mode: RouteMode.L4 }, o),
+        c.addEdgeRoute(
+          {
+            port: r.port,
+            hostname: r.hostname,
+            backend: r.backend,
+            mode: r.mode === "l7" ? RouteMode.L7 : RouteMode.L4,
+            service: def.name,
+            node: compute.name,
+          },
+          o,
+        ),
       );
-      lines.push(
-        `edge ${edge.name}: ${r.hostname} on ${res.listener} → ${r.backend}${res.changed ? "" : " (unchanged)"}`,
-      );
+      outcomes.push({
+        edge: edge.name,
+        hostname: r.hostname,
+        listener: res.listener,
+        backend: r.backend,
+        mode: r.mode,
+        changed: res.changed,
+        certificate: res.certificate,
+      });
     }
   }
-  return lines;
+  return { outcomes, skipped: skipped.map((s) => `edge: skipped ${s}`) };
+}
+
+/** Prints edge outcomes: lines for people, one JSON object per line (`type` edge-route…) for scripts. */
+export function writeEdgeOutcomes(
+  ctx: Context,
+  r: { outcomes: readonly (EdgeOutcome | EdgeRemoval)[]; skipped?: string[] },
+): void {
+  for (const o of r.outcomes) {
+    const type = "mode" in o ? "edge-route" : "edge-route-removed";
+    ctx.stdout.write(ctx.json ? `${JSON.stringify({ type, ...o })}\n` : `${edgeLine(o)}\n`);
+  }
+  for (const s of r.skipped ?? []) {
+    if (ctx.json) ctx.stdout.write(`${JSON.stringify({ type: "edge-skipped", message: s })}\n`);
+    else ctx.stderr.write(`${ctx.errStyle.yellow("warning:")} ${s}\n`);
+  }
 }
 
 /** Whether any route of the service sets an explicit hostname (goes on edge nodes). */
@@ -94,30 +158,33 @@ export async function registerSyncedOnEdges(
   ctx: Context,
   config: Config,
   synced: readonly { node: NodeConfig; def: ServiceDef }[],
-): Promise<{ lines: string[]; errors: CliError[] }> {
-  const lines: string[] = [];
+): Promise<{ outcomes: EdgeOutcome[]; skipped: string[]; errors: CliError[] }> {
+  const outcomes: EdgeOutcome[] = [];
+  const skipped: string[] = [];
   const errors: CliError[] = [];
-  if (edgeNodes(config).length === 0) return { lines, errors };
+  if (edgeNodes(config).length === 0) return { outcomes, skipped, errors };
   for (const { node, def } of synced) {
     if (!hasPublicRoutes(def)) continue;
     try {
       const status = await callNode(ctx, node, (c, o) => c.serviceStatus({ service: def.name }, o));
       const ports: Record<string, number> = {};
       for (const c of status.components) Object.assign(ports, c.ports);
-      lines.push(...(await registerOnEdges(ctx, config, node, def, ports)));
+      const r = await registerOnEdges(ctx, config, node, def, ports);
+      outcomes.push(...r.outcomes);
+      skipped.push(...r.skipped);
     } catch (e) {
       if (!isCliError(e)) throw e;
       errors.push(e);
     }
   }
-  return { lines, errors };
+  return { outcomes, skipped, errors };
 }
 
-/** The public L4 routes (port, hostname) of a definition: what edge nodes carry for it. Pure. */
+/** The public routes (port, hostname) of a definition: what edge nodes carry for it. Pure. */
 export function publicRoutes(def: ServiceDef): { port: number; hostname: string }[] {
   return (def.components ?? []).flatMap((c) =>
     (c.routes ?? [])
-      .filter((r) => r.hostname && r.mode !== "l7")
+      .filter((r) => r.hostname)
       .map((r) => ({ port: r.port, hostname: r.hostname as string })),
   );
 }
@@ -150,13 +217,18 @@ export async function removeFromEdges(
   config: Config,
   compute: NodeConfig,
   routes: readonly { port: number; hostname: string }[],
-): Promise<string[]> {
-  const lines: string[] = [];
+): Promise<EdgeRemoval[]> {
+  const out: EdgeRemoval[] = [];
   for (const edge of edgeNodes(config).filter((n) => n.name !== compute.name)) {
     for (const r of routes) {
       const res = await callNode(ctx, edge, (c, o) => c.removeEdgeRoute(r, o));
-      lines.push(`edge ${edge.name}: ${r.hostname} removed from ${res.listener}`);
+      out.push({
+        edge: edge.name,
+        hostname: r.hostname,
+        listener: res.listener,
+        removed: res.removed,
+      });
     }
   }
-  return lines;
+  return out;
 }

@@ -1,7 +1,7 @@
 import type { ServiceDef } from "@mcp/servicedef";
 import { describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
-import { edgeNodes, edgeRoutesFor, publicRoutes } from "../src/edge.js";
+import { edgeLine, edgeNodes, edgeRoutesFor, publicRoutes } from "../src/edge.js";
 
 const def: ServiceDef = {
   name: "shop",
@@ -31,15 +31,17 @@ const def: ServiceDef = {
 };
 
 describe("edgeRoutesFor", () => {
-  it("takes L4 routes with a public hostname, backend = compute address and assigned port", () => {
+  it("takes the routes with a public hostname, backend = compute address and assigned port", () => {
     expect(
       edgeRoutesFor(def, { web: 20001, admin: 20002, rest: 20003, ui: 20004 }, "10.0.0.5"),
     ).toEqual({
       routes: [
-        { port: 443, hostname: "shop.example.com", backend: "10.0.0.5:20001" },
-        { port: 443, hostname: "api.example.com", backend: "10.0.0.5:20003" },
+        { port: 443, hostname: "shop.example.com", backend: "10.0.0.5:20001", mode: "l4" },
+        { port: 443, hostname: "api.example.com", backend: "10.0.0.5:20003", mode: "l4" },
+        // L7: the edge terminates TLS and forwards HTTP to the container's port.
+        { port: 443, hostname: "ui.example.com", backend: "10.0.0.5:20004", mode: "l7" },
       ],
-      skipped: ["ui.example.com: l7 routes are not put on edge nodes"],
+      skipped: [],
     });
   });
 
@@ -64,10 +66,31 @@ describe("edgeNodes", () => {
 });
 
 describe("publicRoutes", () => {
-  it("are the L4 routes with a hostname (what undeploy removes from edge nodes)", () => {
+  it("are the routes with a hostname (what undeploy removes from edge nodes)", () => {
     expect(publicRoutes(def)).toEqual([
       { port: 443, hostname: "shop.example.com" },
       { port: 443, hostname: "api.example.com" },
+      { port: 443, hostname: "ui.example.com" },
     ]);
+  });
+});
+
+describe("edgeLine", () => {
+  const base = {
+    edge: "svc",
+    hostname: "ui.example.com",
+    listener: ":443",
+    backend: "10.0.0.5:20004",
+  };
+  it("says what the edge did, in one line", () => {
+    expect(edgeLine({ ...base, mode: "l7", changed: true, certificate: "issued" })).toBe(
+      "edge svc: l7 ui.example.com on :443 → 10.0.0.5:20004, certificate issued",
+    );
+    expect(edgeLine({ ...base, mode: "l4", changed: false, certificate: "" })).toBe(
+      "edge svc: l4 ui.example.com on :443 → 10.0.0.5:20004 (unchanged)",
+    );
+    expect(
+      edgeLine({ edge: "svc", hostname: "ui.example.com", listener: ":443", removed: true }),
+    ).toBe("edge svc: ui.example.com removed from :443");
   });
 });

@@ -441,6 +441,50 @@ describe("mcp route list", () => {
       component: "api",
       route: "rest",
       tlsCert: null,
+      computeNode: null,
+    });
+  });
+
+  it("an edge node's routes name the service and the compute node they reach", async () => {
+    const edge: AgentImpl = {
+      async listRoutes() {
+        return {
+          listeners: [
+            {
+              address: ":443",
+              routes: [
+                {
+                  hostname: "mcq.metacircular.net",
+                  backend: "100.95.252.120:10001",
+                  mode: RouteMode.L7,
+                  service: "mcq",
+                  node: "rift",
+                  tlsCert: "/srv/mc-proxy/certs/edge_mcq.metacircular.net.pem",
+                },
+              ],
+            },
+          ],
+        };
+      },
+    };
+    const { ctx, io, context } = setup({ rift: routes, svc: edge });
+    expect(await run(["route", "list", "-n", "svc"], io, { context })).toBe(0);
+    expect(ctx.stdout.text).toBe(
+      [
+        "svc",
+        "  :443   1 route",
+        "    l7  mcq.metacircular.net → 100.95.252.120:10001  (mcq on rift)",
+        "",
+      ].join("\n"),
+    );
+    const j = setup({ rift: routes, svc: edge }, true);
+    expect(await run(["route", "list", "-n", "svc", "--json"], j.io, { context: j.context })).toBe(
+      0,
+    );
+    expect(JSON.parse(j.ctx.stdout.text).nodes[0].listeners[0].routes[0]).toMatchObject({
+      service: "mcq",
+      computeNode: "rift",
+      tlsCert: "/srv/mc-proxy/certs/edge_mcq.metacircular.net.pem",
     });
   });
 

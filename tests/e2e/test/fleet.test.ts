@@ -14,7 +14,7 @@
 // mc-proxy of its own here, so a request through the sim's listener that reaches the
 // container can only have taken the edge's route.
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +23,7 @@ import { connect as tlsConnect } from "node:tls";
 import { ensureLocalCa, issueServerCert } from "@mcp/sim";
 import { freePort, type PodmanHarness, setupPodman } from "@mcp/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, REPO, runNode, SIM, simUp, type UpInfo } from "./helpers.ts";
+import { CLI, httpsUntilOk, REPO, runNode, SIM, simUp, type UpInfo } from "./helpers.ts";
 
 const AGENT = `${REPO}packages/agent/dist/bin.js`;
 
@@ -45,6 +45,7 @@ const nodes: Node[] = [
 ];
 const services: Record<string, string> = {};
 let proxyPort = 0;
+let edgeCerts = "";
 
 /** The first bytes a TLS client sends for `servername`: a ClientHello carrying the SNI. */
 function clientHello(servername: string): Promise<Buffer> {
@@ -118,6 +119,7 @@ beforeAll(async () => {
   h = await setupPodman();
   image = h.image;
   const dir = await mkdtemp(join(tmpdir(), `mcp-e2e-fleet-${h.runId}-`));
+  edgeCerts = join(dir, "edge", "certs");
   h.defer(() => rm(dir, { recursive: true, force: true }));
   await chmod(dir, 0o711);
   const platformDir = join(dir, "platform");
@@ -178,7 +180,9 @@ beforeAll(async () => {
     // The compute service appends what each connection sends to /tmp/got.
     await writeFile(
       join(platformDir, "fleet-services", `${svc}.toml`),
-      `name = "${svc}"\nnode = "${n.name}"\n\n[[components]]\nname = "api"\nimage = "${image}"\ncmd = ["sh", "-c", "trap 'exit 0' TERM; while :; do nc -l -p $PORT >> /tmp/got; done & wait"]\n\n[[components.routes]]\nport = 443\nmode = "l4"\nhostname = "${svc}.public.example"\n`,
+      `name = "${svc}"\nnode = "${n.name}"\n\n[[components]]\nname = "api"\nimage = "${image}"\ncmd = ["sh", "-c", "trap 'exit 0' TERM; while :; do nc -l -p $PORT >> /tmp/got; done & wait"]\n\n[[components.routes]]\nport = 443\nmode = "l4"\nhostname = "${svc}.public.example"\n` +
+        // busybox httpd speaks HTTP only: the edge terminates TLS for this public name.
+        `\n[[components]]\nname = "web"\nimage = "${image}"\ncmd = ["sh", "-c", "trap 'exit 0' TERM; mkdir -p /www && echo served-by-${svc} > /www/index.html && httpd -f -p $PORT -h /www & wait"]\n\n[[components.routes]]\nport = 443\nmode = "l7"\nhostname = "web-${svc}.public.example"\n`,
     );
   }
 }, 180_000);
@@ -217,7 +221,11 @@ describe("two agents, placement by node", () => {
     // The compute service's public route went on the edge. Not "(unchanged)": nothing but
     // the edge agent puts routes on the sim's mc-proxy here.
     const host = `${services.compute}.public.example`.replace(/\./g, "\\.");
-    expect(r.stdout).toMatch(new RegExp(`edge edge: ${host} on :443 → 127\\.0\\.0\\.2:\\d+\n`));
+    expect(r.stdout).toMatch(new RegExp(`edge edge: l4 ${host} on :443 → 127\\.0\\.0\\.2:\\d+\n`));
+    // The L7 one got the edge's own certificate.
+    expect(r.stdout).toMatch(
+      new RegExp(`edge edge: l7 web-${host} on :443 → 127\\.0\\.0\\.2:\\d+, certificate issued\n`),
+    );
     const s = await mcp("status", "--json");
     expect(s.code, s.stderr).toBe(0);
     const byNode = Object.fromEntries(
@@ -229,7 +237,7 @@ describe("two agents, placement by node", () => {
       ]),
     );
     expect(byNode).toEqual({
-      compute: [[services.compute, 1]],
+      compute: [[services.compute, 2]],
       edge: [],
     });
   });
@@ -248,7 +256,7 @@ describe("two agents, placement by node", () => {
     // Already there since the sync.
     expect(r.stdout).toMatch(
       new RegExp(
-        `edge edge: ${host.replace(/\./g, "\\.")} on :443 → 127\\.0\\.0\\.2:\\d+ \\(unchanged\\)\n`,
+        `edge edge: l4 ${host.replace(/\./g, "\\.")} on :443 → 127\\.0\\.0\\.2:\\d+ \\(unchanged\\)\n`,
       ),
     );
     await sendTo(proxyPort, await clientHello(host));
@@ -268,11 +276,64 @@ describe("two agents, placement by node", () => {
     const u = await mcp("undeploy", svc);
     expect(u.code, `${u.stdout}\n${u.stderr}`).toBe(0);
     expect(u.stdout).toContain(`edge edge: ${host} removed from :443`);
+    expect(u.stdout).toContain(`edge edge: web-${host} removed from :443`);
+    // The edge's certificate for the L7 name went with its route.
+    await expect(stat(join(edgeCerts, `edge_web-${host}.pem`))).rejects.toThrow(/ENOENT/);
     const d = await mcp("deploy", svc);
     expect(d.code, `${d.stdout}\n${d.stderr}`).toBe(0);
     // Not "(unchanged)": the undeploy had removed it.
     expect(d.stdout).toMatch(
-      new RegExp(`edge edge: ${host.replace(/\./g, "\\.")} on :443 → 127\\.0\\.0\\.2:\\d+\n`),
+      new RegExp(`edge edge: l4 ${host.replace(/\./g, "\\.")} on :443 → 127\\.0\\.0\\.2:\\d+\n`),
+    );
+  });
+
+  it("an L7 public route is terminated on the edge with its own Metacrypt certificate and reaches httpd on the compute node", async () => {
+    const svc = services.compute as string;
+    const web = `web-${svc}.public.example`;
+    const ca = await readFile(up.sim.metacrypt.caFile, "utf8");
+    const res = await httpsUntilOk("127.0.0.1", proxyPort, web, ca);
+    expect(res, nodes.map((n) => n.output).join("\n")).toEqual({
+      status: 200,
+      body: `served-by-${svc}\n`,
+    });
+    // The edge lists what it carries, naming the compute node; --json says the same.
+    const t = await mcp("route", "list", "-n", "edge");
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(
+      new RegExp(
+        `l7\\s+${web.replace(/\./g, "\\.")}\\s+→ 127\\.0\\.0\\.2:\\d+\\s+\\(${svc} on compute\\)`,
+      ),
+    );
+    const j = await mcp("route", "list", "-n", "edge", "--json");
+    const routes = (
+      JSON.parse(j.stdout) as {
+        nodes: {
+          listeners: { routes: { hostname: string; mode: string; computeNode: string }[] }[];
+        }[];
+      }
+    ).nodes[0]?.listeners.flatMap((l) => l.routes);
+    expect(routes?.find((r) => r.hostname === web)).toMatchObject({
+      mode: "l7",
+      computeNode: "compute",
+    });
+    // deploy --json reports the edge's part as lines of their own.
+    const d = await mcp("deploy", svc, "--json");
+    expect(d.code, d.stderr).toBe(0);
+    const edgeLines = d.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { type: string; hostname?: string; certificate?: string })
+      .filter((l) => l.type === "edge-route");
+    expect(edgeLines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          hostname: web,
+          mode: "l7",
+          changed: false,
+          certificate: "reused",
+        }),
+        expect.objectContaining({ hostname: `${svc}.public.example`, mode: "l4", changed: false }),
+      ]),
     );
   });
 
@@ -285,6 +346,7 @@ describe("two agents, placement by node", () => {
     const edge = doc.nodes.find((n) => n.node === "edge");
     expect(compute?.ok).toBe(true);
     expect(compute?.containers?.filter((c) => c.service === services.compute)).toEqual([
+      expect.objectContaining({ state: "running" }),
       expect.objectContaining({ state: "running" }),
     ]);
     expect(edge).toMatchObject({ ok: false, error: { exitCode: 3 } });

@@ -1,6 +1,6 @@
 import { type Context, findNode } from "../context.js";
 import { formatDiagnostic, loadDefinition, toServiceSpec } from "../definition.js";
-import { registerOnEdges } from "../edge.js";
+import { registerOnEdges, writeEdgeOutcomes } from "../edge.js";
 import { resultJson, runWithProgress, writeResult } from "../operation.js";
 import { renderJson } from "../output.js";
 import { planJson, renderPlan } from "../plan.js";
@@ -49,7 +49,6 @@ export async function deploy(
   }
   writeResult(ctx, node, result, "deployed");
   // Public routes go on the edge nodes too; with --component only, the others are as they were.
-  const edge = await registerOnEdges(ctx, config, node, def.def, result.ports);
-  if (!ctx.json) for (const line of edge) ctx.stdout.write(`${line}\n`);
+  writeEdgeOutcomes(ctx, await registerOnEdges(ctx, config, node, def.def, result.ports));
   return 0;
 }

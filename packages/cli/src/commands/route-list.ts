@@ -17,6 +17,7 @@ function modeName(mode: RouteMode): string {
  *     svc
  *       :443   3 routes
  *         l7  mcq.svc.mcp.metacircular.net → 100.95.252.120:10001  (mcq/web)
+ *         l4  mcq.metacircular.net → 100.95.252.120:10002  (mcq on rift)
  *     orion: did not answer: ECONNREFUSED
  *
  * A node that does not answer gets its own line in place, so the others still show.
@@ -44,7 +45,12 @@ export function renderRoutes(
       const routes = [...l.routes].sort((x, y) => x.hostname.localeCompare(y.hostname));
       const hostWidth = Math.max(...routes.map((r) => r.hostname.length), 0);
       for (const r of routes) {
-        const owner = `${r.service}/${r.component}${r.routeName ? ` ${r.routeName}` : ""}`;
+        // An edge route reaches a service on another node; a compute route, a component here.
+        const owner = r.node
+          ? `${r.service || "?"} on ${r.node}`
+          : r.component
+            ? `${r.service}/${r.component}${r.routeName ? ` ${r.routeName}` : ""}`
+            : r.service || "edge";
         lines.push(
           `    ${modeName(r.mode)}  ${r.hostname.padEnd(hostWidth)} → ${r.backend}  ${style.dim(`(${owner})`)}`,
         );
@@ -71,6 +77,7 @@ export function routesJson(answers: readonly NodeAnswer<ListRoutesResponse>[]): 
                 component: r.component,
                 route: r.routeName,
                 tlsCert: r.tlsCert || null,
+                computeNode: r.node || null,
               })),
             })),
           }

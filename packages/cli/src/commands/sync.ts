@@ -12,7 +12,7 @@ import {
   formatDiagnostic,
   toServiceSpec,
 } from "../definition.js";
-import { registerSyncedOnEdges } from "../edge.js";
+import { registerSyncedOnEdges, writeEdgeOutcomes } from "../edge.js";
 import { CliError, configError, ExitCode, isCliError, usageError } from "../errors.js";
 import { type BuildTarget, buildTargets, componentImages, missingSource } from "../images.js";
 import { STREAM_IDLE_MS } from "../operation.js";
@@ -332,6 +332,18 @@ export async function sync(ctx: Context, args: SyncArgs, signal?: AbortSignal): 
     renderer?.stop();
   }
 
+  // Public routes of the services that run go on the edge nodes (edge.ts).
+  const running = args.dryRun
+    ? []
+    : outcomes.flatMap((o) =>
+        o.results
+          .filter((r) => r.action === SyncAction.DEPLOYED || r.action === SyncAction.UNCHANGED)
+          .flatMap((r) => {
+            const d = defs.find((x) => x.def.name === r.service);
+            return d ? [{ node: o.node, def: d.def }] : [];
+          }),
+      );
+  const edge = await registerSyncedOnEdges(ctx, config, running);
   if (ctx.json) {
     ctx.stdout.write(
       renderJson({
@@ -358,6 +370,9 @@ export async function sync(ctx: Context, args: SyncArgs, signal?: AbortSignal): 
             message: r.message,
           })),
         })),
+        edgeRoutes: edge.outcomes,
+        edgeSkipped: edge.skipped,
+        edgeErrors: edge.errors.map((e) => ({ message: e.message, exitCode: e.exitCode })),
       }),
     );
   } else {
@@ -371,19 +386,7 @@ export async function sync(ctx: Context, args: SyncArgs, signal?: AbortSignal): 
       );
     }
   }
-  // Public routes of the services that run go on the edge nodes (edge.ts).
-  const running = args.dryRun
-    ? []
-    : outcomes.flatMap((o) =>
-        o.results
-          .filter((r) => r.action === SyncAction.DEPLOYED || r.action === SyncAction.UNCHANGED)
-          .flatMap((r) => {
-            const d = defs.find((x) => x.def.name === r.service);
-            return d ? [{ node: o.node, def: d.def }] : [];
-          }),
-      );
-  const edge = await registerSyncedOnEdges(ctx, config, running);
-  if (!ctx.json) for (const line of edge.lines) ctx.stdout.write(`${line}\n`);
+  if (!ctx.json) writeEdgeOutcomes(ctx, edge);
   for (const o of outcomes) {
     if (!o.error) continue;
     ctx.stderr.write(`${ctx.errStyle.red("error:")} ${o.error.message}\n`);

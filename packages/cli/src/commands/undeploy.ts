@@ -1,5 +1,5 @@
 import type { Context } from "../context.js";
-import { removeFromEdges, storedPublicRoutes } from "../edge.js";
+import { removeFromEdges, storedPublicRoutes, writeEdgeOutcomes } from "../edge.js";
 import { locateService } from "../locate.js";
 import { runWithProgress, writeResult } from "../operation.js";
 
@@ -24,7 +24,6 @@ export async function undeploy(
     call: (client, s) => client.undeploy({ service: args.service }, { signal: s }),
   });
   writeResult(ctx, node, result, "undeployed");
-  const lines = await removeFromEdges(ctx, config, node, edgeRoutes);
-  if (!ctx.json) for (const line of lines) ctx.stdout.write(`${line}\n`);
+  writeEdgeOutcomes(ctx, { outcomes: await removeFromEdges(ctx, config, node, edgeRoutes) });
   return 0;
 }
