@@ -185,6 +185,32 @@ describe("deploy wires the service into Metacrypt, mc-proxy and MCNS", () => {
     }
   });
 
+  it("a route mc-proxy lost behind the agent's back is put back by the agent's platform check", async () => {
+    const sections = platformSections().replace(
+      /^\[mcproxy\]\n/m,
+      '[mcproxy]\ncheck_interval = "1s"\n',
+    );
+    const checking = await startAgent("checking", portLow + 90, sections);
+    const admin = agentClient(checking.port, env.ca, env.tokens.admin);
+    const name = podman.name("lost");
+    const host = `${name}.${ZONE}`;
+    try {
+      await drain(
+        admin.deploy({ spec: { name, node: "rift", toml: serviceToml(name, podman.image) } }),
+      );
+      expect((await httpsUntilOk(host)).status).toBe(200);
+      // As after an mc-proxy restart that lost its state.
+      await proxy.removeRoute(":443", host);
+      const res = await httpsUntilOk(host);
+      expect(res, checking.stderr()).toEqual({ status: 200, body: `hello from ${name}\n` });
+      const events = await admin.listEvents({ service: name });
+      expect(events.events.map((e) => e.kind)).toContain("route-restored");
+    } finally {
+      await drain(admin.undeploy({ service: name })).catch(() => {});
+      await checking.stop();
+    }
+  });
+
   const faults = [
     {
       down: "MCNS",
