@@ -40,6 +40,8 @@ const HOSTNAME =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const BACKEND_HOST = /^([a-z0-9.-]+|\[[0-9a-f:.]+\])$/i;
 const LABEL = /^([a-z][a-z0-9-]{0,62})?$/;
+// mc-proxy listener names as configs write them: `:443`, `0.0.0.0:443`, `https`.
+const LISTENER = /^[A-Za-z0-9_.:[\]-]{1,100}$/;
 
 function checkPort(n: number, what: string): number {
   if (!Number.isInteger(n) || n < 1 || n > 65535) {
@@ -199,9 +201,17 @@ async function put(
 /** Removes the edge route for (port's listener, hostname), and its certificate if unused. */
 export async function removeEdgeRoute(
   ctx: EdgeContext,
-  req: { port: number; hostname: string },
+  req: { port: number; hostname: string; listener?: string | undefined },
 ): Promise<{ listener: string; removed: boolean }> {
-  const row = edgeRoute({ ...req, backend: "127.0.0.1:1", mode: "l4" }, ctx.listeners);
+  const listener = req.listener ?? "";
+  if (listener !== "" && !LISTENER.test(listener)) {
+    throw new InvalidArgumentError(`listener "${listener}" is not a listener name`);
+  }
+  const port = listener !== "" && req.port === 0 ? 1 : req.port;
+  const row = edgeRoute(
+    { port, hostname: req.hostname, backend: "127.0.0.1:1", mode: "l4" },
+    listener !== "" ? { [String(port)]: listener } : ctx.listeners,
+  );
   const routes = requireEdge(ctx);
   const before = ctx.store.getEdgeRoute(row.listener, row.hostname);
   await routes.remove(row.listener, row.hostname);

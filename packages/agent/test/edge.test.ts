@@ -241,6 +241,15 @@ describe("edge routes in the edge agent's registry", () => {
     expect((await client.removeEdgeRoute({ port: 443, hostname: l4.hostname })).removed).toBe(
       false,
     );
+    // By the listener ListRoutes shows, when the port is not known any more.
+    await client.addEdgeRoute(l4);
+    expect(
+      await client.removeEdgeRoute({ port: 0, hostname: l4.hostname, listener: ":8443" }),
+    ).toMatchObject({ listener: ":8443", removed: true });
+    expect(agent.store.listEdgeRoutes()).toEqual([]);
+    expect(
+      await code(client.removeEdgeRoute({ port: 0, hostname: l4.hostname, listener: "a b" })),
+    ).toBe(Code.InvalidArgument);
   });
 
   it("terminates L7 with a certificate of its own for the hostname, removed with the route", async () => {

@@ -94,13 +94,15 @@ export async function registerOnEdges(
   compute: NodeConfig,
   def: ServiceDef,
   ports: Record<string, number>,
-): Promise<{ outcomes: EdgeOutcome[]; skipped: string[] }> {
+): Promise<{ outcomes: (EdgeOutcome | EdgeRemoval)[]; skipped: string[] }> {
   const edges = edgeNodes(config).filter((n) => n.name !== compute.name);
-  if (edges.length === 0 || !hasPublicRoutes(def)) return { outcomes: [], skipped: [] };
-  const info = await callNode(ctx, compute, (c, o) => c.nodeInfo({}, o));
-  const { routes, skipped } = edgeRoutesFor(def, ports, info.address);
-  const outcomes: EdgeOutcome[] = [];
+  if (edges.length === 0) return { outcomes: [], skipped: [] };
+  const { routes, skipped } = hasPublicRoutes(def)
+    ? edgeRoutesFor(def, ports, (await callNode(ctx, compute, (c, o) => c.nodeInfo({}, o))).address)
+    : { routes: [], skipped: [] };
+  const outcomes: (EdgeOutcome | EdgeRemoval)[] = [];
   for (const edge of edges) {
+    const added: EdgeOutcome[] = [];
     for (const r of routes) {
       const res = await callNode(ctx, edge, (c, o) =>
         c.addEdgeRoute(
@@ -115,7 +117,7 @@ export async function registerOnEdges(
           o,
         ),
       );
-      outcomes.push({
+      added.push({
         edge: edge.name,
         hostname: r.hostname,
         listener: res.listener,
@@ -125,8 +127,52 @@ export async function registerOnEdges(
         certificate: res.certificate,
       });
     }
+    outcomes.push(...added, ...(await pruneEdge(ctx, edge, compute, def, added)));
   }
   return { outcomes, skipped: skipped.map((s) => `edge: skipped ${s}`) };
+}
+
+/**
+ * The routes an edge carries for this service on this compute node that its definition no
+ * longer has: a hostname it dropped, or one that moved to another port (listener). Routes
+ * whose port this deploy did not know (`--component`) are kept. Pure.
+ */
+export function staleEdgeRoutes(
+  carried: readonly { listener: string; hostname: string }[],
+  def: ServiceDef,
+  added: readonly { listener: string; hostname: string }[],
+): { listener: string; hostname: string }[] {
+  const publicHosts = new Set(publicRoutes(def).map((r) => r.hostname));
+  const addedHosts = new Set(added.map((r) => r.hostname));
+  const addedKeys = new Set(added.map((r) => `${r.listener} ${r.hostname}`));
+  return carried.filter(
+    (r) =>
+      !publicHosts.has(r.hostname) ||
+      (addedHosts.has(r.hostname) && !addedKeys.has(`${r.listener} ${r.hostname}`)),
+  );
+}
+
+async function pruneEdge(
+  ctx: Context,
+  edge: NodeConfig,
+  compute: NodeConfig,
+  def: ServiceDef,
+  added: readonly EdgeOutcome[],
+): Promise<EdgeRemoval[]> {
+  const listed = await callNode(ctx, edge, (c, o) => c.listRoutes({}, o));
+  const carried = listed.listeners.flatMap((l) =>
+    l.routes
+      .filter((r) => r.service === def.name && r.node === compute.name)
+      .map((r) => ({ listener: l.address, hostname: r.hostname })),
+  );
+  const out: EdgeRemoval[] = [];
+  for (const r of staleEdgeRoutes(carried, def, added)) {
+    const res = await callNode(ctx, edge, (c, o) =>
+      c.removeEdgeRoute({ port: 0, hostname: r.hostname, listener: r.listener }, o),
+    );
+    out.push({ edge: edge.name, hostname: r.hostname, listener: r.listener, removed: res.removed });
+  }
+  return out;
 }
 
 /** Prints edge outcomes: lines for people, one JSON object per line (`type` edge-route…) for scripts. */
@@ -158,17 +204,21 @@ export async function registerSyncedOnEdges(
   ctx: Context,
   config: Config,
   synced: readonly { node: NodeConfig; def: ServiceDef }[],
-): Promise<{ outcomes: EdgeOutcome[]; skipped: string[]; errors: CliError[] }> {
-  const outcomes: EdgeOutcome[] = [];
+): Promise<{ outcomes: (EdgeOutcome | EdgeRemoval)[]; skipped: string[]; errors: CliError[] }> {
+  const outcomes: (EdgeOutcome | EdgeRemoval)[] = [];
   const skipped: string[] = [];
   const errors: CliError[] = [];
   if (edgeNodes(config).length === 0) return { outcomes, skipped, errors };
   for (const { node, def } of synced) {
-    if (!hasPublicRoutes(def)) continue;
     try {
-      const status = await callNode(ctx, node, (c, o) => c.serviceStatus({ service: def.name }, o));
+      // A service without public routes still gets its edges pruned of what it had.
       const ports: Record<string, number> = {};
-      for (const c of status.components) Object.assign(ports, c.ports);
+      if (hasPublicRoutes(def)) {
+        const status = await callNode(ctx, node, (c, o) =>
+          c.serviceStatus({ service: def.name }, o),
+        );
+        for (const c of status.components) Object.assign(ports, c.ports);
+      }
       const r = await registerOnEdges(ctx, config, node, def, ports);
       outcomes.push(...r.outcomes);
       skipped.push(...r.skipped);
@@ -190,28 +240,39 @@ export function publicRoutes(def: ServiceDef): { port: number; hostname: string 
 }
 
 /**
- * Before `mcp undeploy`: the public routes of the service as its agent stores it (the file
- * may be gone). Empty when there is no edge node or the agent does not know the service.
+ * The service's definition as its agent stores it (the file may be gone or changed since).
+ * Undefined when there is no edge node or the agent does not know the service.
  */
+export async function storedDefinition(
+  ctx: Context,
+  config: Config,
+  node: NodeConfig,
+  service: string,
+): Promise<ServiceDef | undefined> {
+  if (edgeNodes(config).length === 0) return undefined;
+  try {
+    const status = await callNode(ctx, node, (c, o) => c.serviceStatus({ service }, o));
+    const toml = status.spec?.toml;
+    if (!toml) return undefined;
+    return checkDefinition(toml, `${node.name}:${service}`).def;
+  } catch (e) {
+    if (!isCliError(e)) throw e;
+    return undefined;
+  }
+}
+
+/** Before `mcp undeploy` and `mcp stop`: the public routes its edge nodes carry. */
 export async function storedPublicRoutes(
   ctx: Context,
   config: Config,
   node: NodeConfig,
   service: string,
 ): Promise<{ port: number; hostname: string }[]> {
-  if (edgeNodes(config).length === 0) return [];
-  try {
-    const status = await callNode(ctx, node, (c, o) => c.serviceStatus({ service }, o));
-    const toml = status.spec?.toml;
-    if (!toml) return [];
-    return publicRoutes(checkDefinition(toml, `${node.name}:${service}`).def);
-  } catch (e) {
-    if (!isCliError(e)) throw e;
-    return [];
-  }
+  const def = await storedDefinition(ctx, config, node, service);
+  return def ? publicRoutes(def) : [];
 }
 
-/** After `mcp undeploy`: removes the service's routes from every edge node. */
+/** After `mcp undeploy` and `mcp stop`: removes the service's routes from every edge node. */
 export async function removeFromEdges(
   ctx: Context,
   config: Config,

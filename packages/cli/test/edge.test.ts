@@ -1,7 +1,7 @@
 import type { ServiceDef } from "@mcp/servicedef";
 import { describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
-import { edgeLine, edgeNodes, edgeRoutesFor, publicRoutes } from "../src/edge.js";
+import { edgeLine, edgeNodes, edgeRoutesFor, publicRoutes, staleEdgeRoutes } from "../src/edge.js";
 
 const def: ServiceDef = {
   name: "shop",
@@ -92,5 +92,33 @@ describe("edgeLine", () => {
     expect(
       edgeLine({ edge: "svc", hostname: "ui.example.com", listener: ":443", removed: true }),
     ).toBe("edge svc: ui.example.com removed from :443");
+  });
+});
+
+describe("staleEdgeRoutes", () => {
+  const carried = [
+    { listener: ":443", hostname: "shop.example.com" },
+    { listener: ":443", hostname: "old.example.com" },
+    { listener: ":443", hostname: "ui.example.com" },
+  ];
+  it("are the hostnames the definition dropped, and those that moved to another listener", () => {
+    const added = [
+      { listener: ":443", hostname: "shop.example.com" },
+      { listener: ":8443", hostname: "ui.example.com" },
+    ];
+    expect(staleEdgeRoutes(carried, def, added)).toEqual([
+      { listener: ":443", hostname: "old.example.com" },
+      { listener: ":443", hostname: "ui.example.com" },
+    ]);
+  });
+
+  it("keeps a public route this deploy did not place (--component): only dropped names go", () => {
+    expect(staleEdgeRoutes(carried, def, [])).toEqual([
+      { listener: ":443", hostname: "old.example.com" },
+    ]);
+  });
+
+  it("takes everything from a definition without routes (an inactive service)", () => {
+    expect(staleEdgeRoutes(carried, { ...def, components: [] }, [])).toEqual(carried);
   });
 });

@@ -46,6 +46,7 @@ const nodes: Node[] = [
 const services: Record<string, string> = {};
 let proxyPort = 0;
 let edgeCerts = "";
+let fleetDir = "";
 
 /** The first bytes a TLS client sends for `servername`: a ClientHello carrying the SNI. */
 function clientHello(servername: string): Promise<Buffer> {
@@ -146,7 +147,8 @@ beforeAll(async () => {
   // The operator's view of this fleet: the platform's mcp.toml with these two nodes.
   const platformToml = await readFile(up.mcpToml, "utf8");
   fleetToml = join(platformDir, "fleet.toml");
-  await mkdir(join(platformDir, "fleet-services"), { recursive: true });
+  fleetDir = join(platformDir, "fleet-services");
+  await mkdir(fleetDir, { recursive: true });
   await writeFile(
     fleetToml,
     platformToml
@@ -335,6 +337,43 @@ describe("two agents, placement by node", () => {
         expect.objectContaining({ hostname: `${svc}.public.example`, mode: "l4", changed: false }),
       ]),
     );
+  });
+
+  it("stop takes the public routes off the edge and start puts them back; a hostname dropped from the definition leaves the edge on the next deploy", async () => {
+    const svc = services.compute as string;
+    const host = `${svc}.public.example`;
+    const carried = async () => {
+      const j = await mcp("route", "list", "-n", "edge", "--json");
+      const doc = JSON.parse(j.stdout) as {
+        nodes: { listeners: { routes: { hostname: string; service: string }[] }[] }[];
+      };
+      return (doc.nodes[0]?.listeners ?? [])
+        .flatMap((l) => l.routes)
+        .filter((r) => r.service === svc)
+        .map((r) => r.hostname)
+        .sort();
+    };
+    expect(await carried()).toEqual([host, `web-${host}`]);
+    const stopped = await mcp("stop", svc);
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stdout).toContain(`edge edge: web-${host} removed from :443`);
+    expect(await carried()).toEqual([]);
+    const started = await mcp("start", svc);
+    expect(started.code, started.stderr).toBe(0);
+    expect(await carried()).toEqual([host, `web-${host}`]);
+
+    // The web component's public name goes away from the definition.
+    const file = join(fleetDir, `${svc}.toml`);
+    const before = await readFile(file, "utf8");
+    await writeFile(file, before.replace(`hostname = "web-${host}"\n`, ""));
+    try {
+      const d = await mcp("deploy", svc);
+      expect(d.code, d.stderr).toBe(0);
+      expect(d.stdout).toContain(`edge edge: web-${host} removed from :443`);
+      expect(await carried()).toEqual([host]);
+    } finally {
+      await writeFile(file, before);
+    }
   });
 
   it("fleet-wide ps with one agent down reports the other node and exits 3", async () => {

@@ -569,7 +569,7 @@ export function agentServiceImpl(agent: Agent): ServiceImpl<typeof AgentService>
     async removeEdgeRoute(req) {
       const ctx = edgeContext(agent);
       return agent.engine.lock.run(EDGE_LOCK, () =>
-        removeEdgeRoute(ctx, { port: req.port, hostname: req.hostname }),
+        removeEdgeRoute(ctx, { port: req.port, hostname: req.hostname, listener: req.listener }),
       );
     },
   };

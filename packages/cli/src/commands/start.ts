@@ -1,4 +1,6 @@
 import type { Context } from "../context.js";
+import { registerSyncedOnEdges, storedDefinition, writeEdgeOutcomes } from "../edge.js";
+import { ExitCode } from "../errors.js";
 import { locateService } from "../locate.js";
 import { runWithProgress, writeResult } from "../operation.js";
 
@@ -22,5 +24,15 @@ export async function start(ctx: Context, args: StartArgs, signal?: AbortSignal)
       ),
   });
   writeResult(ctx, node, result, "started");
-  return 0;
+  if (args.component) return 0;
+  // Back on the edge nodes, with the ports the service runs on.
+  const config = await ctx.config();
+  const def = await storedDefinition(ctx, config, node, args.service);
+  if (!def) return 0;
+  const edge = await registerSyncedOnEdges(ctx, config, [{ node, def }]);
+  writeEdgeOutcomes(ctx, edge);
+  for (const e of edge.errors) {
+    ctx.stderr.write(`${ctx.errStyle.red("error:")} edge route: ${e.message}\n`);
+  }
+  return edge.errors.length > 0 ? ExitCode.Failed : 0;
 }

@@ -332,15 +332,19 @@ export async function sync(ctx: Context, args: SyncArgs, signal?: AbortSignal): 
     renderer?.stop();
   }
 
-  // Public routes of the services that run go on the edge nodes (edge.ts).
+  // Public routes of the services that run go on the edge nodes, and those of services that
+  // do not (or no longer have them) come off (edge.ts).
   const running = args.dryRun
     ? []
     : outcomes.flatMap((o) =>
         o.results
-          .filter((r) => r.action === SyncAction.DEPLOYED || r.action === SyncAction.UNCHANGED)
+          .filter((r) => r.action !== SyncAction.FAILED)
           .flatMap((r) => {
             const d = defs.find((x) => x.def.name === r.service);
-            return d ? [{ node: o.node, def: d.def }] : [];
+            if (!d) return [];
+            // An inactive service serves nothing: without routes, its edges drop what they
+            // carried for it.
+            return [{ node: o.node, def: d.def.active ? d.def : { ...d.def, components: [] } }];
           }),
       );
   const edge = await registerSyncedOnEdges(ctx, config, running);
