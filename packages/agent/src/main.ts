@@ -5,6 +5,7 @@ import pkg from "../package.json" with { type: "json" };
 import { Agent } from "./agent.ts";
 import { type AgentConfig, durationMs } from "./config.ts";
 import { Engine, nextName, previousName } from "./deploy/engine.ts";
+import { parseOperationKind } from "./deploy/journal.ts";
 import { LABEL_COMPONENT, LABEL_SERVICE } from "./deploy/plan.ts";
 import { ImageRetention, trackPulls } from "./deploy/retention.ts";
 import { errorLine } from "./errors.ts";
@@ -18,7 +19,7 @@ import { lazyRuntime } from "./runtime/lazy.ts";
 import type { ContainerRuntime } from "./runtime/runtime.ts";
 import type { ValidateToken } from "./server/auth.ts";
 import { type RunningServer, startServer } from "./server/server.ts";
-import { settleInterruptedDeploys } from "./settle.ts";
+import { settleInterrupted } from "./settle.ts";
 import { openStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
 
@@ -72,6 +73,8 @@ export async function recoverInterrupted(
 ): Promise<void> {
   const open = store.unfinishedOperations();
   for (const op of open) {
+    const { kind, component } = parseOperationKind(op.kind);
+    const what = component === undefined ? kind : `${kind} of component ${component}`;
     store.transaction(() => {
       store.finishOperation(
         op.id,
@@ -80,9 +83,10 @@ export async function recoverInterrupted(
       );
       store.addEvent({
         service: op.service,
-        kind: `${op.kind}-interrupted`,
+        component: component ?? "",
+        kind: `${kind}-interrupted`,
         level: "warning",
-        message: `${op.kind} was interrupted at step ${op.step || "start"} by an agent restart`,
+        message: `${what} was interrupted at step ${op.step || "start"} by an agent restart`,
       });
     });
     log.warn({ service: op.service, kind: op.kind, step: op.step }, "operation interrupted");
@@ -311,7 +315,7 @@ export async function runAgent(
     { listen: config.server.grpc_addr, port: server.port, version: AGENT_VERSION },
     "mcp-agent listening",
   );
-  void settleInterruptedDeploys(interrupted, store, engine, log);
+  void settleInterrupted(interrupted, store, engine, log);
   const monitor = await createMonitor(
     config,
     {

@@ -25,6 +25,7 @@ import {
 } from "../spec.ts";
 import type { PortAssignment, Store, StoredService } from "../store/store.ts";
 import { adoptedSpecHash, matchAdopted, observedSpecHash } from "./adopted.ts";
+import { operationKind, parseOperationKind } from "./journal.ts";
 import { KeyedLock } from "./lock.ts";
 import {
   type ContainerAction,
@@ -169,7 +170,12 @@ export class Engine {
       const rolledBack = e instanceof StepFailedError;
       store.transaction(() => {
         store.finishOperation(id, rolledBack ? "rolled_back" : "failed", errorLine(e));
-        store.addEvent({ service, kind: `${kind}-failed`, level: "error", message: errorLine(e) });
+        store.addEvent({
+          service,
+          kind: `${parseOperationKind(kind).kind}-failed`,
+          level: "error",
+          message: errorLine(e),
+        });
       });
       throw e;
     } finally {
@@ -1031,7 +1037,7 @@ export class Engine {
   /** Remove DNS, then routes, then stop the containers; the service stays defined, inactive. */
   stop(service: string, emit: Emit, component?: string): Promise<OperationResult> {
     return this.#lock.run(service, () =>
-      this.#journaled(service, "stop", emit, async (emit, onStep) => {
+      this.#journaled(service, operationKind("stop", component), emit, async (emit, onStep) => {
         const { store, observed } = this.#deps;
         const s = this.#requireService(service);
         this.#checkComponent(s, component);
@@ -1061,7 +1067,7 @@ export class Engine {
   /** Start stopped containers in place, then register routes and DNS again. */
   start(service: string, emit: Emit, component?: string): Promise<OperationResult> {
     return this.#lock.run(service, () =>
-      this.#journaled(service, "start", emit, async (emit, onStep) => {
+      this.#journaled(service, operationKind("start", component), emit, async (emit, onStep) => {
         const { store, observed, runtime, options } = this.#deps;
         const s = this.#requireService(service);
         this.#checkComponent(s, component);
@@ -1112,7 +1118,7 @@ export class Engine {
   /** Restart containers in place. */
   restart(service: string, emit: Emit, component?: string): Promise<OperationResult> {
     return this.#lock.run(service, () =>
-      this.#journaled(service, "restart", emit, async (emit, onStep) => {
+      this.#journaled(service, operationKind("restart", component), emit, async (emit, onStep) => {
         const { store, observed, runtime } = this.#deps;
         const s = this.#requireService(service);
         this.#checkComponent(s, component);

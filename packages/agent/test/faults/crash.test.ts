@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Code } from "@connectrpc/connect";
 import type { McnsClient } from "@mcp/mcns-client";
 import type { McProxyClient } from "@mcp/mcproxy-client";
 import type { SimInstance } from "@mcp/sim";
@@ -236,5 +237,117 @@ describe("SIGKILL during a deploy, then restart", () => {
       await running.stop();
       running = undefined;
     }, 60_000);
+  }
+});
+
+// The same for stop and undeploy: a SIGKILL after each step that changes something leaves
+// an operation the restarted agent completes (not only marks): a stopped service has no
+// route or record and its container stopped, and is inactive; an undeployed one has
+// nothing left at all.
+const STOP_CASES: { op: "stop" | "stop-component" | "undeploy"; step: string }[] = [
+  { op: "stop", step: "remove-dns" },
+  { op: "stop", step: "stop" },
+  { op: "stop-component", step: "stop" },
+  { op: "undeploy", step: "remove-routes" },
+  { op: "undeploy", step: "remove" },
+  { op: "undeploy", step: "remove-certificate" },
+  { op: "undeploy", step: "release-ports" },
+];
+
+describe("SIGKILL during a stop or an undeploy, then restart", () => {
+  for (const { op, step } of STOP_CASES) {
+    it(`${op} cut after ${step}: the restarted agent completes it`, async () => {
+      const name = podman.name(
+        `${op === "undeploy" ? "u" : "s"}-${step.replace(/[^a-z]/g, "").slice(0, 8)}`,
+      );
+      const admin = () => agentClient(port, env.ca, env.tokens.admin);
+      running = await start();
+      await drain(admin().deploy({ spec: { name, node: "rift", toml: toml(name) } }));
+      await running.stop();
+
+      const crashing = await start(step);
+      // Stopped by afterAll should the kill not come.
+      running = crashing;
+      const call =
+        op === "undeploy"
+          ? drain(admin().undeploy({ service: name }))
+          : drain(
+              admin().stop({
+                service: name,
+                component: op === "stop-component" ? "web" : undefined,
+              }),
+            );
+      const code = await codeOf(call);
+      const exit = await crashing.proc;
+      running = undefined;
+      // release-ports is the last step: the answer may have left before the kill landed.
+      if (step !== "release-ports") expect(code).not.toBe("ok");
+      expect(exit.signal).toBe("SIGKILL");
+      expect(integrityCheck(join(dir, "mcp.db"))).toBe("ok");
+
+      running = await start();
+      const ops = () =>
+        Promise.resolve(
+          (
+            dumpDb(join(dir, "mcp.db")).operations as {
+              service: string;
+              kind: string;
+              status: string;
+            }[]
+          )
+            .filter((o) => o.service === name)
+            .map((o) => `${o.kind} ${o.status}`),
+        );
+      if (op === "undeploy") {
+        const left = await until(
+          "undeploy completion",
+          () => leftovers(name),
+          (l) => l.services === 0 && l.containers.length === 0,
+        );
+        expect(left).toEqual({
+          containers: [],
+          routes: 0,
+          records: 0,
+          ports: 0,
+          services: 0,
+          certs: 0,
+        });
+        expect(await codeOf(admin().serviceStatus({ service: name }))).toBe(Code.NotFound);
+        // Cut after its last step, nothing was left to do; otherwise a new undeploy ran.
+        const journal = await ops();
+        expect(journal).not.toContain("undeploy running");
+        if (step !== "release-ports") expect(journal.at(-1)).toBe("undeploy succeeded");
+      } else {
+        const kind = op === "stop" ? "stop" : "stop:web";
+        await until("stop completion", ops, (s) => s.at(-1) === `${kind} succeeded`);
+        const left = await leftovers(name);
+        expect(left.containers).toEqual([`${name}-web exited`]);
+        // Stopping one component leaves the service's route and record; stopping the
+        // service removes them. Ports and certificate stay for the next start.
+        const routed = op === "stop-component" ? 1 : 0;
+        expect(left).toMatchObject({
+          routes: routed,
+          records: routed,
+          ports: 1,
+          services: 1,
+          certs: 2,
+        });
+        expect((await ops()).filter((s) => s.endsWith("running"))).toEqual([]);
+        const status = await admin().serviceStatus({ service: name });
+        expect(status.active).toBe(op === "stop-component");
+        expect(status.components.map((c) => c.observedState)).toEqual(["exited"]);
+        await drain(admin().undeploy({ service: name }));
+        expect(await leftovers(name)).toEqual({
+          containers: [],
+          routes: 0,
+          records: 0,
+          ports: 0,
+          services: 0,
+          certs: 0,
+        });
+      }
+      await running.stop();
+      running = undefined;
+    }, 90_000);
   }
 });
