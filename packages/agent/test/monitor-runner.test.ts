@@ -5,6 +5,7 @@ import type { Alert } from "../src/monitor/evaluate.ts";
 import { Monitor, type MonitorDeps } from "../src/monitor/monitor.ts";
 import type { ContainerInfo } from "../src/runtime/runtime.ts";
 import type { ServiceDef } from "../src/spec.ts";
+import { openStore } from "../src/store/sqlite.ts";
 import type { NewEvent, StoredService } from "../src/store/store.ts";
 
 // The cycle runner with fakes around it: what it writes, when it reconciles, how it
@@ -188,6 +189,63 @@ describe("Monitor cycle", () => {
     expect(h.invalidated).toBe(1);
     expect(cycles).toHaveLength(2);
     await m.stop();
+  });
+});
+
+describe("Monitor states across an agent restart", () => {
+  function exited(name: string): ContainerInfo {
+    return { ...running(name), state: "exited", status: "Exited (1)", exitCode: 1 };
+  }
+
+  /** A monitor over a real registry, as an agent process would have after a restart. */
+  function withStore(store: ReturnType<typeof openStore>, list: ContainerInfo[]) {
+    const h = harness([service("web")], [list]);
+    h.deps.settings.reconcile = false;
+    h.deps.store = {
+      listServices: h.deps.store.listServices,
+      transaction: (fn) => store.transaction(fn),
+      addEvent: (e) => store.addEvent(e),
+      loadMonitorStates: () => store.loadMonitorStates(),
+      saveMonitorStates: (rows) => store.saveMonitorStates(rows),
+    };
+    const sent: Alert[] = [];
+    h.deps.alerts = { send: (a: Alert) => sent.push(a) } as unknown as AlertRunner;
+    return { monitor: new Monitor(h.deps), sent };
+  }
+
+  it("does not alert again on what it had alerted before the restart, and does on what changed meanwhile", async () => {
+    const store = openStore(":memory:");
+    try {
+      const first = withStore(store, [exited("web-api")]);
+      await first.monitor.cycle();
+      expect(first.sent.map((a) => a.to)).toEqual(["exited(1)"]);
+
+      // The agent restarts: same state, no second alert and no second event.
+      const events = store.listEvents({}).length;
+      const second = withStore(store, [exited("web-api")]);
+      await second.monitor.cycle();
+      expect(second.sent).toEqual([]);
+      expect(store.listEvents({}).length).toBe(events);
+
+      // It came back while the agent was down: that is news.
+      const third = withStore(store, [running("web-api")]);
+      const r = await third.monitor.cycle();
+      expect(r.transitions.map((t) => `${t.from} → ${t.to}`)).toEqual(["exited(1) → running"]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it("starts afresh when the saved states cannot be read", async () => {
+    const store = openStore(":memory:");
+    try {
+      store.saveMonitorStates([{ key: "web/api", json: "{not json" }]);
+      const m = withStore(store, [exited("web-api")]);
+      await m.monitor.cycle();
+      expect(m.sent.map((a) => a.to)).toEqual(["exited(1)"]);
+    } finally {
+      store.close();
+    }
   });
 });
 

@@ -27,7 +27,8 @@ export interface MonitorSettings extends EvaluateConfig {
 }
 
 export interface MonitorDeps {
-  store: Pick<Store, "listServices" | "transaction" | "addEvent">;
+  store: Pick<Store, "listServices" | "transaction" | "addEvent"> &
+    Partial<Pick<Store, "loadMonitorStates" | "saveMonitorStates">>;
   /** The agent's observed-state cache: one refresh is one `podman ps`, and reads reuse it. */
   observed: { refresh(): Promise<ContainerInfo[]>; invalidate?(): void };
   /**
@@ -67,6 +68,10 @@ export interface CycleReport {
 }
 
 const EVENT_DEBOUNCE_MS = 100;
+
+function serializeStates(states: ReadonlyMap<string, ComponentState>): string {
+  return JSON.stringify([...states]);
+}
 const EVENT_MIN_GAP_MS = 1000;
 
 /** States in which reconcile starts or recreates a component. */
@@ -101,6 +106,8 @@ export class Monitor {
   #follow: AbortController | undefined;
   #nudgeTimer: NodeJS.Timeout | undefined;
   #lastCycleAt = 0;
+  #loaded = false;
+  #saved = "";
 
   constructor(deps: MonitorDeps) {
     this.#deps = deps;
@@ -115,6 +122,41 @@ export class Monitor {
   onCycle(fn: (r: CycleReport) => void): () => void {
     this.#listeners.add(fn);
     return () => this.#listeners.delete(fn);
+  }
+
+  // What the previous agent process last saw: a restart then alerts on what changed while
+  // it was down, and not again on what the operator was already told.
+  #load(): void {
+    this.#loaded = true;
+    const load = this.#deps.store.loadMonitorStates;
+    if (!load || this.#states.size > 0) return;
+    try {
+      const rows = load.call(this.#deps.store);
+      this.#states = new Map(rows.map((r) => [r.key, JSON.parse(r.json) as ComponentState]));
+      this.#saved = serializeStates(this.#states);
+    } catch (e) {
+      this.#deps.log.warn(
+        { error: errorLine(e) },
+        "monitor: saved states unreadable; starting afresh",
+      );
+    }
+  }
+
+  // Written only when something changed, which in a quiet fleet is almost never.
+  #save(): void {
+    const save = this.#deps.store.saveMonitorStates;
+    if (!save) return;
+    const text = serializeStates(this.#states);
+    if (text === this.#saved) return;
+    try {
+      save.call(
+        this.#deps.store,
+        [...this.#states].map(([key, s]) => ({ key, json: JSON.stringify(s) })),
+      );
+      this.#saved = text;
+    } catch (e) {
+      this.#deps.log.warn({ error: errorLine(e) }, "monitor: saving states failed");
+    }
   }
 
   /** Starts cycling; the first cycle runs after `firstDelayMs`, then every interval. */
@@ -239,6 +281,7 @@ export class Monitor {
     const services = store.listServices();
     const busy = new Set<string>();
     if (engine) for (const s of services) if (engine.isBusy(s.name)) busy.add(s.name);
+    if (!this.#loaded) this.#load();
     const result = evaluate(services, containers, this.#states, now, settings, busy);
     let pruned = 0;
     try {
@@ -253,6 +296,7 @@ export class Monitor {
       log.warn({ error: errorLine(e) }, "monitor: writing events failed");
     }
     this.#states = result.states;
+    this.#save();
     const cpu = process.cpuUsage(cpu0);
     for (const t of result.transitions) {
       log.info(

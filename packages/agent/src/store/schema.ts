@@ -158,3 +158,14 @@ export const edgeRoutes = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.listener, t.hostname] })],
 );
+
+/**
+ * The monitor's last view of each component (its `ComponentState` as JSON), so that an
+ * agent restart neither re-alerts what the operator was already told nor misses what
+ * changed while it was down.
+ */
+export const monitorStates = sqliteTable("monitor_states", {
+  key: text("key").primaryKey(),
+  stateJson: text("state_json").notNull(),
+  updatedAt: text("updated_at").notNull().default(now),
+});

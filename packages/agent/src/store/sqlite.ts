@@ -390,6 +390,26 @@ export class SqliteStore implements Store {
       .run();
   }
 
+  loadMonitorStates(): { key: string; json: string }[] {
+    return this.#db
+      .select({ key: schema.monitorStates.key, json: schema.monitorStates.stateJson })
+      .from(schema.monitorStates)
+      .all();
+  }
+
+  saveMonitorStates(rows: readonly { key: string; json: string }[]): void {
+    this.transaction(() => {
+      this.#db.delete(schema.monitorStates).run();
+      const at = nowIso();
+      for (const r of rows) {
+        this.#db
+          .insert(schema.monitorStates)
+          .values({ key: r.key, stateJson: r.json, updatedAt: at })
+          .run();
+      }
+    });
+  }
+
   close(): void {
     this.#sqlite.close();
   }

@@ -168,5 +168,10 @@ export interface Store {
   getEdgeRoute(listener: string, hostname: string): StoredEdgeRoute | undefined;
   deleteEdgeRoute(listener: string, hostname: string): void;
 
+  /** The monitor's component states, as JSON by component key. */
+  loadMonitorStates(): { key: string; json: string }[];
+  /** Replaces them all. */
+  saveMonitorStates(rows: readonly { key: string; json: string }[]): void;
+
   close(): void;
 }
