@@ -64,7 +64,7 @@ function mapError(e: unknown): ConnectError {
   if (e instanceof ConnectError) {
     // connect-es reports a request it cannot decode as Internal; it is the caller's bad
     // bytes. (Unary requests are decoded before the interceptors, out of this function's
-    // reach: they still answer Internal "parse binary: …".)
+    // reach: decode.ts checks those.)
     if (e.code === Code.Internal && /^parse (binary|JSON)/.test(e.rawMessage)) {
       return new ConnectError(e.rawMessage, Code.InvalidArgument, undefined, undefined, e);
     }

@@ -6,6 +6,7 @@ import { AgentService } from "@mcp/proto/agent/v1";
 import type { Logger } from "pino";
 import type { Agent } from "../agent.ts";
 import { authInterceptor, callerKey, type ValidateToken } from "./auth.ts";
+import { checkUnaryDecoding, decodeCheckInterceptor } from "./decode.ts";
 import { toConnectError } from "./error-map.ts";
 import { agentServiceImpl } from "./service.ts";
 
@@ -89,8 +90,16 @@ export async function startServer(agent: Agent, opts: ServerOptions): Promise<Ru
   const handler = connectNodeAdapter({
     routes: (router: ConnectRouter) => {
       router.service(AgentService, agentServiceImpl(agent));
+      // Undecodable unary requests: InvalidArgument after auth, not Internal (decode.ts).
+      router.handlers.forEach((h, i) => {
+        router.handlers[i] = checkUnaryDecoding(h, MAX_REQUEST_BYTES);
+      });
     },
-    interceptors: [errorInterceptor(opts.log), authInterceptor(opts.validate)],
+    interceptors: [
+      errorInterceptor(opts.log),
+      authInterceptor(opts.validate),
+      decodeCheckInterceptor(),
+    ],
     // A node's definitions are kilobytes; a bigger request is refused (ResourceExhausted)
     // before it is buffered, instead of up to the library's 4 GiB default.
     readMaxBytes: MAX_REQUEST_BYTES,

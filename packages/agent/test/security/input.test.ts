@@ -228,15 +228,14 @@ describe("malformed and oversized bytes on the wire (real process)", () => {
         token,
       );
       results.push(`${m.name} grpc-garbage ${b.grpcStatus} truncated ${c.grpcStatus}`);
-      // Streams decode inside the interceptors: the agent maps an undecodable request to
-      // InvalidArgument (3). Unary requests are decoded by connect-es before them, which
-      // answers Internal "parse binary: …" (13 / HTTP 500) — the library's choice; the
-      // agent stays up either way.
-      const expected = unary ? "13" : "3";
-      expect(b.grpcStatus).toBe(expected);
+      // An undecodable request is the caller's fault: InvalidArgument (3; HTTP 400 in the
+      // Connect protocol) for unary methods too, whose bodies connect-es decodes before any
+      // interceptor (decode.ts).
+      expect(b.grpcStatus).toBe("3");
       expect(c.grpcStatus).toBe("3"); // a truncated frame is the protocol's InvalidArgument
-      expect(a.status).toBe(unary ? 500 : 200);
-      if (unary) expect(a.body).toContain("parse binary");
+      expect(a.status).toBe(unary ? 400 : 200);
+      if (unary) expect(a.body).toContain("cannot decode");
+      expect(`${a.body}`).not.toContain("parse binary");
     }
     // 64 MiB of TOML in one Deploy and one Plan: refused past the 8 MiB read limit without
     // being buffered (the server stops reading; the client sees its stream reset).
@@ -256,6 +255,44 @@ describe("malformed and oversized bytes on the wire (real process)", () => {
     expect((await healthz(agent.port, env.ca)).status).toBe(200);
     console.log(results.join("\n"));
   }, 60_000);
+
+  it("answers random bytes to every unary method with InvalidArgument, after auth, and changes nothing", async () => {
+    const before = await agentClient(agent.port, env.ca, env.tokens.admin).listServices({});
+    const unary = AgentService.methods.filter((m) => m.methodKind === "unary");
+    const seen = new Set<string>();
+    // Bytes that are not a protobuf encoding of the method's request (an invalid wire type
+    // right at the start), followed by random ones.
+    const bytes = fc
+      .uint8Array({ minLength: 0, maxLength: 300 })
+      .map((b) => Buffer.concat([Buffer.from([0x0f]), Buffer.from(b)]));
+    for (const m of unary) {
+      const path = `/${AgentService.typeName}/${m.name}`;
+      await fc.assert(
+        fc.asyncProperty(bytes, fc.boolean(), async (body, grpc) => {
+          const r = grpc
+            ? await rawCall(path, grpcFrame(body), "application/grpc", env.tokens.admin)
+            : await rawCall(path, body, "application/proto", env.tokens.admin);
+          const code = grpc ? r.grpcStatus : String(r.status);
+          seen.add(`${grpc ? "grpc" : "connect"} ${code}`);
+          return grpc ? code === "3" : code === "400" && r.body.includes("invalid_argument");
+        }),
+        { numRuns: 15, seed: 3 },
+      );
+      // Without a valid token the same garbage is refused as unauthenticated: auth first.
+      const anon = await rawCall(
+        path,
+        grpcFrame(Buffer.from([0x0f, 1, 2])),
+        "application/grpc",
+        "nope",
+      );
+      expect(anon.grpcStatus).toBe(String(Code.Unauthenticated));
+    }
+    expect([...seen].sort()).toEqual(["connect 400", "grpc 3"]);
+    // A well-formed request still works, and the garbage changed nothing.
+    const after = await agentClient(agent.port, env.ca, env.tokens.admin).listServices({});
+    expect(after.services).toEqual(before.services);
+    expect((await healthz(agent.port, env.ca)).status).toBe(200);
+  }, 120_000);
 
   it("refuses hostile service and component names with InvalidArgument on every method that takes one", async () => {
     const admin = agentClient(agent.port, env.ca, env.tokens.admin) as unknown as Record<
