@@ -349,6 +349,32 @@ describe("flapping", () => {
     expect(f.alerts).toMatchObject([{ kind: "flapping" }]);
   });
 
+  it("Podman 4 gives no restart count: the same container started again is a restart", () => {
+    const run = cycles({ ...CONFIG, cooldownMs: 0 });
+    const at = (ms: number, id = "id-web-api") =>
+      ctr("web-api", { id, startedAt: new Date(1_700_000_000_000 + ms) });
+    run(d, [at(0)], 0);
+    expect(run(d, [at(0)], M).events).toEqual([]);
+    const r = run(d, [at(30 * S)], 2 * M);
+    expect(r.events).toMatchObject([{ kind: "restarted", from: "running", to: "running" }]);
+    // Crash-looping under restart=always: running at every poll, and still found out.
+    run(d, [at(90 * S)], 3 * M);
+    const f = run(d, [at(150 * S)], 4 * M);
+    expect(f.flapping).toEqual(["web/api"]);
+    // Another container under the name (a deploy replaced it) is not a restart.
+    const fresh = cycles({ ...CONFIG, cooldownMs: 0 });
+    fresh(d, [at(0)], 0);
+    expect(fresh(d, [at(30 * S, "id-new")], M).events).toEqual([]);
+  });
+
+  it("a restart the agent itself did (its service was busy) is not taken for the policy's", () => {
+    let states: ReadonlyMap<string, ComponentState> = new Map();
+    const at = (ms: number) => ctr("web-api", { startedAt: new Date(1_700_000_000_000 + ms) });
+    states = evaluate(d, [at(0)], states, 0, CONFIG).states;
+    states = evaluate(d, [at(10 * S)], states, M, CONFIG, new Set(["web"])).states;
+    expect(evaluate(d, [at(10 * S)], states, 2 * M, CONFIG).events).toEqual([]);
+  });
+
   it("keeps at most flap_threshold change times per component", () => {
     const run = cycles({ ...CONFIG, cooldownMs: 0 });
     let last = run(d, up, 0);

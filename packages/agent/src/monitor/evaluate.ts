@@ -57,6 +57,12 @@ export interface ComponentState {
   changes: readonly number[];
   flapping: boolean;
   restartCount: number;
+  /**
+   * The container's id and start time (ms) as last seen. Podman 4's `ps` carries no restart
+   * count, so a restart by the restart policy shows as the same container started later.
+   */
+  containerId?: string | undefined;
+  startedAt?: number | undefined;
   /** A transient Podman state seen last cycle and not yet taken as the state. */
   transient: string | undefined;
   /** The state the operator was last told about (baseline: the first ok state). */
@@ -188,6 +194,30 @@ interface Observation {
   message: string;
   unmanaged: boolean;
   restartCount: number;
+  containerId?: string | undefined;
+  startedAt?: number | undefined;
+}
+
+/**
+ * Restarts between two sightings: the runtime's count when it has one, else one when the
+ * same container (same id) has started since, in the same state. A new id is a
+ * replacement (a deploy), not a restart. Pure.
+ */
+export function restartsSince(
+  prev: Pick<ComponentState, "restartCount" | "containerId" | "startedAt" | "state"> | undefined,
+  o: Pick<Observation, "restartCount" | "containerId" | "startedAt" | "state">,
+): number {
+  if (!prev) return 0;
+  if (o.restartCount > prev.restartCount) return o.restartCount - prev.restartCount;
+  const restarted =
+    o.restartCount === 0 &&
+    prev.state === o.state &&
+    o.containerId !== undefined &&
+    o.containerId === prev.containerId &&
+    o.startedAt !== undefined &&
+    prev.startedAt !== undefined &&
+    o.startedAt > prev.startedAt;
+  return restarted ? 1 : 0;
 }
 
 /** Every component of every desired service, and every unmanaged MCP-looking container. */
@@ -225,6 +255,8 @@ export function observeAll(
         message: cmp.components[i]?.reasons.join("; ") || (ok ? "as desired" : state),
         unmanaged: false,
         restartCount: c?.restartCount ?? 0,
+        containerId: c?.id,
+        startedAt: c?.startedAt?.getTime(),
       });
     });
   }
@@ -299,8 +331,7 @@ export function evaluate(
     const held = prev !== undefined && TRANSIENT.has(seen.state) && prev.transient !== seen.state;
     const o = held ? { ...seen, state: prev.state, ok: prev.ok, message: prev.message } : seen;
     const changed = prev !== undefined && prev.state !== o.state;
-    const restarts =
-      prev && o.restartCount > prev.restartCount ? o.restartCount - prev.restartCount : 0;
+    const restarts = restartsSince(prev, o);
     const fresh = (t: number) => now - t < config.flapWindowMs;
     let changes = prev ? prev.changes.filter(fresh) : [];
     const bumps = (changed ? 1 : 0) + Math.min(restarts, config.flapThreshold);
@@ -322,6 +353,8 @@ export function evaluate(
       changes,
       flapping: prev?.flapping ?? false,
       restartCount: o.restartCount,
+      containerId: o.containerId,
+      startedAt: o.startedAt,
       transient: held ? seen.state : undefined,
       // A component first seen as desired is the baseline; one first seen wrong is news.
       alerted: prev ? prev.alerted : o.ok ? { state: o.state, ok: true } : undefined,
@@ -415,7 +448,10 @@ export function evaluate(
   for (const [key, prev] of previous) {
     if (seen.has(key)) continue;
     if (busy.has(prev.service)) {
-      states.set(key, prev);
+      // What the operation does to the container (a restart, a replacement) is its own, not
+      // a restart by the policy: the kept state takes the container as it is now.
+      const c = observed.find((x) => x.name === prev.container);
+      states.set(key, { ...prev, containerId: c?.id, startedAt: c?.startedAt?.getTime() });
       continue;
     }
     // An unmanaged container that went away is news once; removed services and components

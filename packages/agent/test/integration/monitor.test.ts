@@ -69,6 +69,9 @@ function monitor(
   settings: Partial<MonitorSettings> = {},
   extra: { alerts?: AlertRunner; log?: Logged[]; pruner?: boolean; events?: boolean } = {},
 ): Monitor {
+  // Each test's monitor starts with no view of its own, as an agent's very first start
+  // (the registry keeps the view across restarts; the tests share one registry).
+  store.saveMonitorStates([]);
   const m = new Monitor({
     store,
     observed,
@@ -281,6 +284,25 @@ describe("monitor on real rootless Podman", () => {
       MCP_ALERT_MESSAGE: "desired running, observed exited",
     });
     expect(told.map((a) => a.MCP_ALERT_COMPONENT).sort()).toEqual(["api", "db", "web"]);
+  });
+
+  it("a container started again behind the agent's back is a restart, though Podman 4's ps counts none", async () => {
+    const m = monitor({});
+    const first = until(m, () => true);
+    m.start();
+    await first;
+    const since = new Date().toISOString();
+    await h.client.restartContainer(container("api"), { timeoutSeconds: 0 });
+    const event = await waitFor(() =>
+      store
+        .listEvents({ service, since })
+        .find((e) => e.kind === "restarted" && e.component === "api"),
+    );
+    expect(event).toMatchObject({ from: "running", to: "running", level: "warning" });
+    // Nothing else of the service restarted.
+    expect(store.listEvents({ service, since }).filter((e) => e.kind === "restarted")).toHaveLength(
+      1,
+    );
   });
 
   it("following podman events, sees a kill in about a second with a long interval, and reads are fresh", async () => {
