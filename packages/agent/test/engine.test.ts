@@ -349,6 +349,8 @@ describe("Engine stop/start/restart/undeploy", () => {
     await engine.restart("web", emit, "api");
     expect(runtime.containers.get("web-api")!.restartCount).toBe(1);
     expect(runtime.containers.get("web-api")!.id).toBe(id);
+    // A restart stops as a stop does: it waits [podman] stop_timeout before the kill.
+    expect(runtime.restartTimeouts).toEqual([options.stopTimeoutSeconds]);
   });
 
   it("undeploy removes containers, ports and the definition", async () => {

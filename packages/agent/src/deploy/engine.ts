@@ -1119,7 +1119,7 @@ export class Engine {
   restart(service: string, emit: Emit, component?: string): Promise<OperationResult> {
     return this.#lock.run(service, () =>
       this.#journaled(service, operationKind("restart", component), emit, async (emit, onStep) => {
-        const { store, observed, runtime } = this.#deps;
+        const { store, observed, runtime, options } = this.#deps;
         const s = this.#requireService(service);
         this.#checkComponent(s, component);
         const byName = new Map((await observed.refresh()).map((c) => [c.name, c]));
@@ -1134,7 +1134,7 @@ export class Engine {
                 if (!byName.has(name)) {
                   throw new PreconditionError(`${name} does not exist; run mcp deploy ${service}`);
                 }
-                await runtime.restart(name);
+                await runtime.restart(name, { timeoutSeconds: options.stopTimeoutSeconds });
                 return done(name);
               },
             };

@@ -28,7 +28,7 @@ export function lazyRuntime(
     run: async (spec) => (await get()).run(spec),
     start: async (name) => (await get()).start(name),
     stop: async (name, options) => (await get()).stop(name, options),
-    restart: async (name) => (await get()).restart(name),
+    restart: async (name, options) => (await get()).restart(name, options),
     remove: async (name, options) => (await get()).remove(name, options),
     rename: async (name, newName) => (await get()).rename(name, newName),
     // Command health checks; a runtime without exec fails them with a clear reason.

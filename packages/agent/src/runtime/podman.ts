@@ -103,7 +103,11 @@ export function adaptRuntime(
         name,
         options?.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {},
       ),
-    restart: (name) => podman.restartContainer(name),
+    restart: (name, options) =>
+      podman.restartContainer(
+        name,
+        options?.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {},
+      ),
     remove: (name, options) =>
       podman.removeContainer(name, {
         force: options?.force ?? false,

@@ -71,7 +71,8 @@ export interface ContainerRuntime {
   run(spec: CreateContainerSpec): Promise<string>;
   start(name: string): Promise<void>;
   stop(name: string, options?: { timeoutSeconds?: number }): Promise<void>;
-  restart(name: string): Promise<void>;
+  /** Stops (waiting `timeoutSeconds` before the kill, as `stop` does) and starts again. */
+  restart(name: string, options?: { timeoutSeconds?: number }): Promise<void>;
   remove(name: string, options?: { force?: boolean; timeoutSeconds?: number }): Promise<void>;
   rename(name: string, newName: string): Promise<void>;
   logs(name: string, options: LogOptions): AsyncIterable<LogLine>;

@@ -125,8 +125,12 @@ export class FakeRuntime implements ContainerRuntime {
     c.status = "Exited (0)";
   }
 
-  async restart(name: string) {
+  /** The stop timeout each restart was given, in order. */
+  readonly restartTimeouts: (number | undefined)[] = [];
+
+  async restart(name: string, options?: { timeoutSeconds?: number }) {
     this.#check("restart", name);
+    this.restartTimeouts.push(options?.timeoutSeconds);
     const c = this.#get(name);
     c.state = "running";
     c.restartCount++;
