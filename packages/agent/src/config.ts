@@ -7,11 +7,13 @@ import { z } from "zod";
  * can be overridden from the environment as `MCP_<SECTION>_<KEY>`.
  */
 
+const DURATION = /^\d+(ms|s|m|h|d)$/;
 const duration = z
   .string()
-  .regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as "60s", "15m", "2160h" or "30d"');
+  .regex(DURATION, 'expected a duration such as "60s", "15m", "2160h" or "30d"');
 
 const str = z.string();
+const THIRTY_DAYS_MS = 30 * 86_400_000;
 const optStr = z.string().default("");
 
 const sections = {
@@ -54,7 +56,15 @@ const sections = {
     mount: str.default("pki"),
     issuer: str.default("web"),
     profile: str.default("server"),
-    ttl: duration.default("2160h"),
+    // Renewal starts 30 days before expiry: a shorter certificate would be due as soon as it
+    // is issued, and the platform check would issue another every check_interval.
+    // (A malformed duration is the regex's to report.)
+    ttl: duration
+      .default("2160h")
+      .refine((t) => !DURATION.test(t) || durationMs(t) > THIRTY_DAYS_MS, {
+        message:
+          "must be more than 30 days (e.g. 2160h), since renewal starts 30 days before expiry",
+      }),
   }),
   mcproxy: z.strictObject({
     socket: optStr,

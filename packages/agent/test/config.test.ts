@@ -90,6 +90,19 @@ describe("parseConfig", () => {
     expect(
       errorOf(() => parseConfig(minimal.replace('"rift"', '"Rift_1"'), { filename: "f" })),
     ).toMatch(/agent\.node_name/);
+    // Renewal starts 30 days before expiry: a shorter certificate would always be due.
+    expect(
+      errorOf(() => parseConfig(`${minimal}\n[metacrypt]\nttl = "720h"\n`, { filename: "f" })),
+    ).toMatch(/^f: metacrypt\.ttl: must be more than 30 days/);
+    expect(
+      errorOf(() => parseConfig(`${minimal}\n[metacrypt]\nttl = "soon"\n`, { filename: "f" })),
+    ).toMatch(/^f: metacrypt\.ttl: expected a duration/);
+    expect(
+      parseConfig(`${minimal}\n[metacrypt]\nttl = "721h"\n`, { filename: "f" }).metacrypt.ttl,
+    ).toBe("721h");
+    expect(
+      errorOf(() => parseConfig(minimal, { filename: "f", env: { MCP_METACRYPT_TTL: "24h" } })),
+    ).toMatch(/metacrypt\.ttl: must be more than 30 days/);
   });
 
   it("applies MCP_<SECTION>_<KEY> overrides with types", () => {

@@ -26,6 +26,8 @@ export interface PlatformDeps {
   warn?: (message: string, fields?: Record<string, unknown>) => void;
   /** Per-call timeouts; the clients' defaults (10 s HTTP, 5 s mc-proxy) otherwise. */
   timeoutMs?: { metacrypt?: number; mcproxy?: number; mcns?: number };
+  /** The clock certificate reuse is judged by (tests move it toward expiry). */
+  now?: () => Date;
 }
 
 export interface PlatformHandle extends Platform {
@@ -129,6 +131,7 @@ export function createPlatform(config: AgentConfig, deps: PlatformDeps = {}): Pl
       profile: mc.profile,
       ttl: mc.ttl,
       onIssued: (certPath) => generations.bump(certPath),
+      ...(deps.now ? { now: deps.now } : {}),
     });
   }
 

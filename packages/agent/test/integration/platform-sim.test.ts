@@ -437,11 +437,9 @@ describe("the platform check against the real sim services", () => {
   });
 
   it("renews a certificate within 30 days of expiry, and mc-proxy serves the new one", async () => {
-    // Metacrypt issues for a day here, so the certificate is always due for renewal.
-    const shortConfig = parseConfig(configText().replace("[mcproxy]", 'ttl = "24h"\n[mcproxy]'), {
-      filename: "agent.toml",
-    });
-    const short = createPlatform(shortConfig);
+    // 70 days on, a 90-day certificate has 20 days left: due for renewal.
+    const later = () => new Date(Date.now() + 70 * 86_400_000);
+    const short = createPlatform(config, { now: later });
     try {
       const { engine, emit, store, options } = engineFor(short);
       const name = "renewed";
