@@ -1,9 +1,8 @@
 // The mcp-agent command line (loaded by bin.ts once the process has its Node flags).
 import { readFileSync } from "node:fs";
-import yargs from "yargs";
-import { hideBin } from "yargs/helpers";
 import { isConfigError, parseConfig } from "./config.ts";
 import { AGENT_VERSION, isStartupError, runAgent } from "./main.ts";
+import { DEFAULT_CONFIG, plainServerCommand } from "./server-args.ts";
 
 async function server(configPath: string): Promise<void> {
   let text: string;
@@ -28,35 +27,45 @@ async function server(configPath: string): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
 }
 
-await yargs(hideBin(process.argv))
-  .scriptName("mcp-agent")
-  .version(AGENT_VERSION)
-  .command(
-    "server",
-    "run the agent (Connect/gRPC over TLS 1.3)",
-    (y) =>
-      y.option("config", {
-        type: "string",
-        demandOption: true,
-        describe: "path of mcp-agent.toml",
-        default: "/srv/mcp/mcp-agent.toml",
-      }),
-    async (argv) => {
-      try {
-        await server(argv.config);
-      } catch (e) {
-        const known =
-          isConfigError(e) ||
-          isStartupError(e) ||
-          (e as Error).message?.startsWith("cannot read config");
-        process.stderr.write(
-          `mcp-agent: ${known ? (e as Error).message : `unexpected error: ${(e as Error).stack ?? e}`}\n`,
-        );
-        process.exit(known ? 2 : 1);
-      }
-    },
-  )
-  .demandCommand(1, "name a command: mcp-agent server --config PATH")
-  .strict()
-  .help()
-  .parseAsync();
+async function runServer(configPath: string): Promise<void> {
+  try {
+    await server(configPath);
+  } catch (e) {
+    const known =
+      isConfigError(e) ||
+      isStartupError(e) ||
+      (e as Error).message?.startsWith("cannot read config");
+    process.stderr.write(
+      `mcp-agent: ${known ? (e as Error).message : `unexpected error: ${(e as Error).stack ?? e}`}\n`,
+    );
+    process.exit(known ? 2 : 1);
+  }
+}
+
+const plain = plainServerCommand(process.argv.slice(2));
+if (plain) await runServer(plain.config);
+else await withYargs();
+
+async function withYargs(): Promise<void> {
+  const { default: yargs } = await import("yargs");
+  const { hideBin } = await import("yargs/helpers");
+  await yargs(hideBin(process.argv))
+    .scriptName("mcp-agent")
+    .version(AGENT_VERSION)
+    .command(
+      "server",
+      "run the agent (Connect/gRPC over TLS 1.3)",
+      (y) =>
+        y.option("config", {
+          type: "string",
+          demandOption: true,
+          describe: "path of mcp-agent.toml",
+          default: DEFAULT_CONFIG,
+        }),
+      (argv) => runServer(argv.config),
+    )
+    .demandCommand(1, "name a command: mcp-agent server --config PATH")
+    .strict()
+    .help()
+    .parseAsync();
+}

@@ -293,7 +293,9 @@ export async function runAgent(
 
   // After a burst of calls V8 keeps the memory the burst needed until told otherwise.
   const reduce = memoryReducer();
-  const reducer = reduce ? new IdleMemoryReducer({ idleMs: 3000, reduce }) : undefined;
+  const reducer = reduce
+    ? new IdleMemoryReducer({ idleMs: 3000, reduce, afterStartMs: 2000 })
+    : undefined;
   let server: RunningServer;
   try {
     server = await startServer(agent, {

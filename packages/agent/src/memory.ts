@@ -28,10 +28,31 @@ export function missingNodeFlags(
 }
 
 /**
- * Replaces the process with the same Node and arguments plus AGENT_NODE_FLAGS (same pid,
- * so systemd and the release launcher are unaffected), when they are missing and the
- * command is `server`. Needs `process.execve` (Node >= 23.11); without it the agent runs
- * with Node's defaults. Set MCP_AGENT_NO_REEXEC=1 to opt out.
+ * glibc malloc settings for the daemon (docs/decisions/0201): at most 2 arenas instead of
+ * one per thread that ever allocated (8 × cores), and free memory at the top of the heap
+ * handed back from 128 KiB on instead of glibc's dynamic threshold, which grows to tens of
+ * MiB after a burst of TLS/HTTP/2 buffers. Measured: −5 MiB idle, and the heap after a
+ * load falls back. Ignored where the C library is not glibc.
+ */
+export const AGENT_GLIBC_TUNABLES = "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=131072";
+
+/**
+ * The environment the daemon should run with, or undefined when it already has it: the
+ * malloc tunables are added unless GLIBC_TUNABLES or MALLOC_ARENA_MAX is set (an
+ * operator's own choice wins). Pure.
+ */
+export function agentEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | undefined {
+  if (env.GLIBC_TUNABLES !== undefined || env.MALLOC_ARENA_MAX !== undefined) return undefined;
+  return { ...env, GLIBC_TUNABLES: AGENT_GLIBC_TUNABLES };
+}
+
+/**
+ * Replaces the process with the same Node and arguments plus AGENT_NODE_FLAGS and the
+ * malloc tunables (same pid, so systemd and the release launcher are unaffected), when
+ * they are missing and the command is `server` — glibc reads its tunables only when a
+ * process starts, V8 its heap flags only when the heap is set up. Needs `process.execve`
+ * (Node >= 23.11); without it the agent runs with the defaults. Set MCP_AGENT_NO_REEXEC=1
+ * to opt out.
  */
 export function reexecWithNodeFlags(): void {
   if (process.argv[2] !== "server" || process.env.MCP_AGENT_NO_REEXEC === "1") return;
@@ -39,13 +60,14 @@ export function reexecWithNodeFlags(): void {
     .execve;
   if (typeof execve !== "function") return;
   const missing = missingNodeFlags(AGENT_NODE_FLAGS, process.execArgv, process.env.NODE_OPTIONS);
-  if (missing.length === 0) return;
+  const env = agentEnvironment(process.env);
+  if (missing.length === 0 && env === undefined) return;
   try {
     execve.call(
       process,
       process.execPath,
       [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)],
-      process.env,
+      env ?? process.env,
     );
   } catch {
     // execve failed (e.g. the binary moved): carry on with the defaults.
@@ -78,8 +100,14 @@ export interface IdleReducerOptions {
   reduce: ReduceMemory;
   /** Live RSS in bytes (process.memoryUsage.rss). */
   rss?: () => number;
-  /** Only when RSS grew by more than this since the last reduction (bytes). */
+  /** Only when RSS grew by more than this since the last reduction (bytes; default 4 MiB). */
   minGrowthBytes?: number;
+  /**
+   * One reduction this long after construction, whatever the growth: start-up (module
+   * evaluation, compilation, migrations) leaves garbage and pooled pages that an idle
+   * daemon would otherwise keep for good.
+   */
+  afterStartMs?: number;
 }
 
 /**
@@ -92,6 +120,7 @@ export interface IdleReducerOptions {
 export class IdleMemoryReducer {
   #last = 0;
   #pending = false;
+  #force = false;
   #baseline: number;
   #timer: NodeJS.Timeout | undefined;
   readonly #rss: () => number;
@@ -99,6 +128,11 @@ export class IdleMemoryReducer {
   constructor(private readonly opts: IdleReducerOptions) {
     this.#rss = opts.rss ?? (() => process.memoryUsage.rss());
     this.#baseline = this.#rss();
+    if (opts.afterStartMs !== undefined) {
+      this.#pending = true;
+      this.#force = true;
+      this.#schedule(opts.afterStartMs);
+    }
   }
 
   /** Called on every request. */
@@ -122,7 +156,10 @@ export class IdleMemoryReducer {
     }
     this.#pending = false;
     this.#timer = undefined;
-    if (this.#rss() - this.#baseline <= (this.opts.minGrowthBytes ?? 16 * 1024 * 1024)) return;
+    const force = this.#force;
+    this.#force = false;
+    const grown = this.#rss() - this.#baseline > (this.opts.minGrowthBytes ?? 4 * 1024 * 1024);
+    if (!force && !grown) return;
     this.opts.reduce();
     this.#baseline = this.#rss();
   }

@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  AGENT_GLIBC_TUNABLES,
   AGENT_NODE_FLAGS,
+  agentEnvironment,
   IdleMemoryReducer,
   memoryReducer,
   missingNodeFlags,
@@ -23,8 +25,39 @@ describe("missingNodeFlags", () => {
   });
 });
 
+describe("agentEnvironment", () => {
+  it("adds the malloc tunables unless the operator set malloc's own variables", () => {
+    expect(agentEnvironment({ PATH: "/bin" })).toEqual({
+      PATH: "/bin",
+      GLIBC_TUNABLES: AGENT_GLIBC_TUNABLES,
+    });
+    expect(agentEnvironment({ GLIBC_TUNABLES: "glibc.malloc.arena_max=4" })).toBeUndefined();
+    expect(agentEnvironment({ MALLOC_ARENA_MAX: "1" })).toBeUndefined();
+  });
+});
+
 describe("IdleMemoryReducer", () => {
   const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it("reduces once after start-up whatever the growth, then only after grown bursts", async () => {
+    let reductions = 0;
+    const r = new IdleMemoryReducer({
+      idleMs: 30,
+      afterStartMs: 40,
+      rss: () => 100,
+      reduce: () => {
+        reductions++;
+      },
+    });
+    await wait(20);
+    expect(reductions).toBe(0);
+    await wait(80);
+    expect(reductions).toBe(1);
+    r.activity();
+    await wait(100);
+    expect(reductions).toBe(1);
+    r.stop();
+  });
 
   it("reduces once a burst is over and RSS has grown, not during it", async () => {
     let rss = 100;
@@ -68,18 +101,19 @@ describe("mcp-agent server re-executes itself with its Node flags", () => {
     // Runs in every Node process image: the original and the re-executed one.
     await writeFile(
       join(dir, "show.cjs"),
-      "process.stderr.write(`node pid=${process.pid} flags=${JSON.stringify(process.execArgv)}\\n`);\n",
+      "process.stderr.write(`node pid=${process.pid} flags=${JSON.stringify(process.execArgv)} tunables=${process.env.GLIBC_TUNABLES}\\n`);\n",
     );
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("same pid, flags added once; an operator's own value wins", async () => {
-    const run = (nodeOptions: string) =>
+  it("same pid, flags and malloc tunables added once; an operator's own values win", async () => {
+    const run = (nodeOptions: string, env: Record<string, string> = {}) =>
       execa(process.execPath, [BIN, "server", "--config", join(dir, "missing.toml")], {
         reject: false,
-        env: { NODE_OPTIONS: `--require ${join(dir, "show.cjs")} ${nodeOptions}` },
+        extendEnv: false,
+        env: { NODE_OPTIONS: `--require ${join(dir, "show.cjs")} ${nodeOptions}`, ...env },
       });
     const proc = run("");
     const pid = proc.pid;
@@ -91,9 +125,20 @@ describe("mcp-agent server re-executes itself with its Node flags", () => {
     expect(pids[0]).toBe(String(pid));
     expect(pids[1]).toBe(pids[0]);
     expect(lines[1]).toContain(AGENT_NODE_FLAGS[0]);
+    expect(lines[0]).toContain("tunables=undefined");
+    expect(lines[1]).toContain(`tunables=${AGENT_GLIBC_TUNABLES}`);
     expect(r.stderr).toContain("cannot read config");
 
-    const own = await run("--max-semi-space-size=8");
-    expect(own.stderr.split("\n").filter((l) => l.startsWith("node pid="))).toHaveLength(1);
+    const own = await run("--max-semi-space-size=8", {
+      GLIBC_TUNABLES: "glibc.malloc.arena_max=1",
+    });
+    const ownLines = own.stderr.split("\n").filter((l) => l.startsWith("node pid="));
+    expect(ownLines).toHaveLength(1);
+    expect(ownLines[0]).toContain("tunables=glibc.malloc.arena_max=1");
+    // Flags given, tunables not: re-executed for the tunables only.
+    const flagsOnly = await run("--max-semi-space-size=8");
+    const flagLines = flagsOnly.stderr.split("\n").filter((l) => l.startsWith("node pid="));
+    expect(flagLines).toHaveLength(2);
+    expect(flagLines[1]).toContain(`tunables=${AGENT_GLIBC_TUNABLES}`);
   });
 });
