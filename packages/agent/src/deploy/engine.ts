@@ -116,6 +116,21 @@ export function previousName(name: string): string {
   return `${name}${PREV_SUFFIX}`;
 }
 
+/**
+ * Podman refused a container name another container holds. Recognised by its code, so the
+ * engine needs no Podman client loaded (the unit tests' fake runtime sets the same code).
+ */
+export function isNameInUse(e: unknown): boolean {
+  return hasCode(e, "name-in-use");
+}
+
+function hasCode(e: unknown, code: string): boolean {
+  return typeof e === "object" && e !== null && (e as { code?: unknown }).code === code;
+}
+
+/** What a container started ahead of the plan came to (see the deploy's store-spec). */
+type EarlyRun = { ok: true; id: string } | { ok: false; error: unknown };
+
 function portsRecord(ports: PortAssignment[]): Record<string, number> {
   return Object.fromEntries(ports.map((p) => [p.route || p.component, p.hostPort]));
 }
@@ -270,16 +285,33 @@ export class Engine {
    * A run that fails at start leaves the created container behind; it is removed here so
    * that the step has nothing to undo.
    */
-  async #run(spec: CreateContainerSpec): Promise<void> {
+  async #run(spec: CreateContainerSpec): Promise<string> {
     const { runtime, options } = this.#deps;
     try {
-      await runtime.run(spec);
+      return await runtime.run(spec);
     } catch (e) {
+      // The name belongs to a container this call did not make: it is not ours to remove.
+      if (isNameInUse(e)) throw e;
       await runtime
         .remove(spec.name, { force: true, timeoutSeconds: options.stopTimeoutSeconds })
         .catch(() => undefined);
       throw e;
     }
+  }
+
+  /** The container step of a container the deploy started early: done, undone by removal. */
+  #startedStep(spec: CreateContainerSpec): Step {
+    const { runtime, options } = this.#deps;
+    return {
+      name: "create",
+      do: async () => done(`${spec.name} (${imageTag(spec.image)})`),
+      undo: async () => {
+        await runtime.remove(spec.name, {
+          force: true,
+          timeoutSeconds: options.stopTimeoutSeconds,
+        });
+      },
+    };
   }
 
   #containerStep(action: ContainerAction): Step {
@@ -747,21 +779,95 @@ export class Engine {
         const present = new Set<string>();
         let actions: ContainerAction[] = [];
         const specHash = hashOf(def);
+        const hasL7 = (def.components ?? []).some((c) =>
+          (c.routes ?? []).some((r) => r.mode === "l7"),
+        );
+        // A service this node has never had: its containers are started while Podman lists
+        // the node (see docs/decisions/0210-deploy-start-while-listing.md), not after, so a
+        // first deploy costs about one `podman run -d` instead of `podman ps` + `podman run`.
+        // Podman's unique names are the check the list would have made; a run refused for
+        // its name falls back to the plan. Not when a certificate must be issued first.
+        const startEarly =
+          previous === undefined &&
+          component === undefined &&
+          !(hasL7 && platform.certificates !== undefined);
+        // Component → its early run; a container step that takes one over owns its undo.
+        const early = new Map<string, Promise<EarlyRun>>();
+        const claimed = new Set<string>();
+        const earlyFailed = new Map<string, { error: unknown }>();
+        const storedComponents = (hash: (i: number) => string) =>
+          (def.components ?? []).map((c, i) => ({
+            name: c.name,
+            image: c.image,
+            version: imageTag(c.image),
+            specHash: hash(i),
+          }));
         steps.push({
           name: "store-spec",
           do: async () => {
             specs = (def.components ?? []).map((c) => containerSpecFor(def.name, c, ports()));
+            if (startEarly) {
+              // Stored before any container exists: a crash from here on is settled by
+              // deploying the stored definition again, never leaves an unknown container.
+              store.putService({
+                name: def.name,
+                spec: def,
+                sourceToml,
+                active: true,
+                version: serviceVersion(def),
+                specHash,
+                components: storedComponents((i) => specs[i]?.labels[LABEL_SPEC_HASH] ?? ""),
+              });
+              for (const [i, c] of (def.components ?? []).entries()) {
+                const spec = specs[i];
+                if (!spec) continue;
+                early.set(
+                  c.name,
+                  this.#run(spec).then(
+                    (id): EarlyRun => ({ ok: true, id }),
+                    (error: unknown): EarlyRun => ({ ok: false, error }),
+                  ),
+                );
+              }
+            }
             // Podman's list and the image checks of images the previous definition did
-            // not use run together: each is one Podman start-up (65-90 ms).
+            // not use run together: each is one Podman start-up (65-90 ms). An early run
+            // is its own image check (it never pulls).
             const known = new Set(previous?.components.map((c) => c.image) ?? []);
-            const [current] = await Promise.all([
+            const [listed] = await Promise.all([
               observed.refresh(),
               ...images
-                .filter((image) => !known.has(image))
+                .filter((image) => !known.has(image) && !startEarly)
                 .map(async (image) => {
                   if (await runtime.imageExists(image)) present.add(image);
                 }),
             ]);
+            // Containers started early are planned as "create" whether or not the list
+            // caught them: Podman gave them the name, so nothing else holds it. So are
+            // those whose run failed (the list may have caught the container before #run
+            // removed it), except when the name was refused: then the list is right.
+            const plannedNew = new Set<string>();
+            for (const [i, c] of (def.components ?? []).entries()) {
+              const r = await early.get(c.name);
+              const spec = specs[i];
+              if (!r || !spec) continue;
+              if (r.ok) {
+                plannedNew.add(spec.name);
+                present.add(spec.image);
+                continue;
+              }
+              // Refused for its name: the plan decides from the list. Refused for want of
+              // the image: the pull step pulls it and the container step runs it again.
+              // Any other failure is the container step's: retrying would only repeat it.
+              if (isNameInUse(r.error)) continue;
+              plannedNew.add(spec.name);
+              if (hasCode(r.error, "image-not-found")) continue;
+              if (await runtime.imageExists(spec.image)) {
+                present.add(spec.image);
+                earlyFailed.set(c.name, { error: r.error });
+              }
+            }
+            const current = listed.filter((c) => !plannedNew.has(c.name));
             // What unlabelled containers stand for: kept adopted ones carry no label.
             const unlabelled = new Map<string, string>();
             for (const [i, c] of (def.components ?? []).entries()) {
@@ -810,16 +916,22 @@ export class Engine {
               active: true,
               version: serviceVersion(def),
               specHash,
-              components: (def.components ?? []).map((c, i) => ({
-                name: c.name,
-                image: c.image,
-                version: imageTag(c.image),
-                specHash: storedHash(i),
-              })),
+              components: storedComponents(storedHash),
             });
             return done(previous ? "updated" : "new service");
           },
           undo: async () => {
+            // Early containers no container step took over are this step's to remove.
+            for (const [name, p] of early) {
+              if (claimed.has(name)) continue;
+              const r = await p;
+              if (r.ok) {
+                await runtime.remove(containerName(def.name, name), {
+                  force: true,
+                  timeoutSeconds: options.stopTimeoutSeconds,
+                });
+              }
+            }
             for (const p of [...rolling.values()].flat()) this.#reserved.delete(p.hostPort);
             if (previous) {
               store.putService(previous);
@@ -830,9 +942,6 @@ export class Engine {
           },
         });
 
-        const hasL7 = (def.components ?? []).some((c) =>
-          (c.routes ?? []).some((r) => r.mode === "l7"),
-        );
         steps.push({
           name: "certificate",
           do: async () => {
@@ -873,6 +982,19 @@ export class Engine {
               const action = actions.find((a) => a.kind !== "remove" && a.component === c.name);
               if (!action) throw new Error(`no plan for component ${c.name}`);
               const fresh = rolling.get(c.name);
+              const started = action.kind === "create" ? early.get(c.name) : undefined;
+              if (started) {
+                const { spec } = action as Extract<ContainerAction, { kind: "create" }>;
+                claimed.add(c.name);
+                const r = await started;
+                if (r.ok) {
+                  inner = this.#startedStep(spec);
+                  return inner.do();
+                }
+                // The early run's own failure, unless the plan has another way (see below).
+                const failed = earlyFailed.get(c.name);
+                if (failed) throw failed.error;
+              }
               inner =
                 action.kind === "replace" && fresh
                   ? this.#rollingStep(def, c, action, fresh, ports, swapped, retirements)

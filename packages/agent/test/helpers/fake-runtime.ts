@@ -78,7 +78,10 @@ export class FakeRuntime implements ContainerRuntime {
 
   async create(spec: CreateContainerSpec) {
     this.#check("create", spec.name);
-    if (this.containers.has(spec.name)) throw new Error(`name ${spec.name} is in use`);
+    if (this.containers.has(spec.name)) {
+      // Coded as the Podman client's NameInUseError is, which the engine recognises.
+      throw Object.assign(new Error(`name ${spec.name} is in use`), { code: "name-in-use" });
+    }
     if (!this.images.has(spec.image)) throw new Error(`image ${spec.image} not known`);
     const id = `c${++this.#seq}`.padEnd(12, "0");
     this.containers.set(spec.name, {
