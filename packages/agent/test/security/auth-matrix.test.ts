@@ -76,12 +76,12 @@ afterAll(async () => {
 }, 60_000);
 
 /**
- * What a refused call must not change. `events` and `observed_containers` are the monitor's
- * record of what Podman shows (other runs' containers included); the containers are
- * compared from Podman itself.
+ * What a refused call must not change. `events`, `observed_containers` and `monitor_states`
+ * are the monitor's record of what Podman shows (other runs' containers included, which
+ * come and go meanwhile); the containers are compared from Podman itself.
  */
 async function snapshot() {
-  const db = dumpDb(join(env.dir, "mcp.db"), ["events", "observed_containers"]);
+  const db = dumpDb(join(env.dir, "mcp.db"), ["events", "observed_containers", "monitor_states"]);
   return { db, containers: await containersOf(podman) };
 }
 
