@@ -276,10 +276,13 @@ describe("mcp against a real mcp-agent", () => {
     });
     let killed = false;
     proc.stdout?.on("data", (d: Buffer) => {
-      // The moment the container step starts, the agent goes away (as in a crash or restart).
+      // The moment the store-spec step starts, the agent goes away (as in a crash or restart).
+      // That step lists the node and, on a first deploy, starts the container (decision
+      // 0210): the Podman calls take long enough for the kill to land mid-deploy, where the
+      // container step of a first deploy only reports what store-spec started.
       if (
         !killed &&
-        /"name":"container","status":"started"/.test(d.toString().replaceAll(" ", ""))
+        /"name":"store-spec","status":"started"/.test(d.toString().replaceAll(" ", ""))
       ) {
         killed = true;
         agent?.kill("SIGKILL");
