@@ -1,7 +1,7 @@
 // The CLI, as the bundled binary in a subprocess, against a real mcp-agent process over real
 // TLS, with tokens checked by the sim's MCIAS. The agent talks to the machine's rootless
 // Podman as the `mcp` user, as in production (TEST-ENVIRONMENT.md).
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -128,6 +128,24 @@ function mcp(args: string[], env: Record<string, string> = {}, timeout = 30_000)
     reject: false,
     timeout,
   });
+}
+
+/** Waits (at most 30 s) until no `podman run` process has `name` among its arguments. */
+async function untilNoPodmanRun(name: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    let found = false;
+    for (const pid of await readdir("/proc").catch(() => [] as string[])) {
+      if (!/^\d+$/.test(pid)) continue;
+      const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+      const argv = cmd.split("\0");
+      if (argv[0]?.endsWith("podman") && argv.includes("run") && argv.includes(name)) {
+        found = true;
+      }
+    }
+    if (!found) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 describe("mcp against a real mcp-agent", () => {
@@ -295,5 +313,8 @@ describe("mcp against a real mcp-agent", () => {
       /^error: the connection to node rift \(127\.0\.0\.1:\d+\) broke during the deploy of /,
     );
     expect(r.stderr).toContain("hint: the agent may have restarted; check `mcp status`");
+    // The agent's `podman run` is a process of its own and outlives the SIGKILL: wait until
+    // it is done, so the container it makes exists before the harness sweeps this run.
+    await untilNoPodmanRun(`${service}-api`);
   }, 120_000);
 });
