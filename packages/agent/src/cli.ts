@@ -18,6 +18,12 @@ async function server(configPath: string): Promise<void> {
     if (stopping) return;
     stopping = true;
     running.log.info({ signal }, "mcp-agent stopping");
+    // A stop must end: whatever close() waits on (a Podman call past its timeout, a peer
+    // that holds a connection) gets this long, then the process exits anyway.
+    setTimeout(() => {
+      running.log.warn({ signal }, "mcp-agent did not stop within 10 s; exiting");
+      process.exit(1);
+    }, 10_000).unref();
     running.close().then(
       () => process.exit(0),
       () => process.exit(1),

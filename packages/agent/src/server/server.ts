@@ -86,6 +86,9 @@ export interface RunningServer {
  * AgentService in the gRPC, Connect and gRPC-web protocols, plus `GET /healthz` without a
  * token.
  */
+/** How long open calls get to finish when the agent stops, before their connections go. */
+const CLOSE_GRACE_MS = 2000;
+
 export async function startServer(agent: Agent, opts: ServerOptions): Promise<RunningServer> {
   const handler = connectNodeAdapter({
     routes: (router: ConnectRouter) => {
@@ -127,11 +130,19 @@ export async function startServer(agent: Agent, opts: ServerOptions): Promise<Ru
       handler(req, res);
     },
   );
-  // Idle streams (a `logs --follow` nobody reads) must not keep the process from exiting.
+  // Idle streams (a `logs --follow` nobody reads) must not keep the process from exiting,
+  // nor a client that never answers the goaway: a session closed gracefully leaves its
+  // socket half-open (FIN-WAIT-2) until the peer closes, and server.close() waits for it.
+  // So the sockets are tracked too, below the sessions, and destroyed after a grace period.
   const sessions = new Set<import("node:http2").ServerHttp2Session>();
+  const sockets = new Set<import("node:net").Socket>();
   server.on("session", (s) => {
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
+  });
+  server.on("connection", (socket: import("node:net").Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
   });
   const { host, port } = parseListen(opts.listen);
   await new Promise<void>((resolve, reject) => {
@@ -150,7 +161,8 @@ export async function startServer(agent: Agent, opts: ServerOptions): Promise<Ru
         server.close(() => resolve());
         setTimeout(() => {
           for (const s of sessions) s.destroy();
-        }, 2000).unref();
+          for (const s of sockets) s.destroy();
+        }, CLOSE_GRACE_MS).unref();
       }),
   };
 }

@@ -270,6 +270,45 @@ describe("mcp-agent process", () => {
     await drain(admin.undeploy({ service: name }));
   });
 
+  it("stops on SIGTERM within the 2 s grace, exit 0, even when a peer never closes its side of the connection", async () => {
+    const port = await freePort();
+    const file = join(env.dir, "stopping.toml");
+    await writeFile(
+      file,
+      agentConfig(env, { port, portLow: portLow + 90 }).replace(
+        `${env.dir}/mcp.db`,
+        `${env.dir}/stopping.db`,
+      ),
+    );
+    const stopping = await spawnAgent(file, port, env.ca);
+    // A peer that opened an HTTP/2 connection and then stops reading, so it never answers
+    // the agent's goaway nor closes its side (a busy or stuck client): the agent's socket is
+    // left half-closed, which server.close() alone waits on forever.
+    const peer = tlsConnect({ host: "127.0.0.1", port, ca: env.ca, ALPNProtocols: ["h2"] });
+    peer.on("error", () => {});
+    await new Promise<void>((resolve) => peer.once("secureConnect", () => resolve()));
+    // The client preface and an empty SETTINGS frame, then no more reading.
+    peer.write(
+      Buffer.concat([
+        Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+        Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+      ]),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    peer.pause();
+    try {
+      const t = Date.now();
+      stopping.proc.kill("SIGTERM");
+      const r = await stopping.proc;
+      expect(r.exitCode, stopping.stderr()).toBe(0);
+      // The grace for open calls is 2 s; the forced exit (code 1) would come at 10 s.
+      expect(Date.now() - t).toBeLessThan(8000);
+    } finally {
+      peer.destroy();
+      await stopping.stop();
+    }
+  }, 30_000);
+
   it("reports NodeInfo with the real Podman version", async () => {
     const admin = agentClient(agent.port, env.ca, env.tokens.admin);
     const info = await admin.nodeInfo({});
