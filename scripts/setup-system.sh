@@ -16,9 +16,10 @@ fi
 
 # 1. Packages. apt-get update only when something is missing, so a re-run costs nothing.
 # openssh-server/-client stand in for a node in the fleet tests; systemd gives
-# systemd-analyze to verify the agent's unit; openssl makes test certificates.
+# systemd-analyze to verify the agent's unit; openssl makes test certificates; the agent
+# preloads libjemalloc2 when it is installed (its memory goes back down after a load).
 packages=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker-registry catatonit
-  netavark aardvark-dns ca-certificates openssh-server openssh-client systemd openssl)
+  netavark aardvark-dns ca-certificates openssh-server openssh-client systemd openssl libjemalloc2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -81,6 +81,9 @@ in
       environment = {
         XDG_RUNTIME_DIR = "/run/user/${toString cfg.uid}";
         HOME = "/srv/mcp";
+        # The agent preloads jemalloc when it can find it (memory back down after a load);
+        # Nix keeps it outside the Debian path the agent looks in.
+        MCP_AGENT_JEMALLOC = "${pkgs.jemalloc}/lib/libjemalloc.so.2";
       };
       # The launcher finds node on PATH; the agent files are not in the Nix store.
       unitConfig.ConditionPathExists = "/srv/mcp/mcp-agent";

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
 
@@ -39,11 +40,69 @@ export const AGENT_GLIBC_TUNABLES =
   "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=65536";
 
 /**
- * The environment the daemon should run with, or undefined when it already has it: the
- * malloc tunables are added unless GLIBC_TUNABLES or MALLOC_ARENA_MAX is set (an
- * operator's own choice wins). Pure.
+ * Where Debian and Ubuntu put jemalloc (package libjemalloc2), per architecture. NixOS and
+ * others name theirs through MCP_AGENT_JEMALLOC.
  */
-export function agentEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | undefined {
+export const JEMALLOC_PATHS: readonly string[] = [
+  "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+  "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
+];
+
+/**
+ * jemalloc settings for the daemon (docs/decisions/0203): one arena and no thread caches,
+ * since the agent is one JS thread plus a few libuv workers, and unused pages handed back
+ * within a second (dirty) or at once (muzzy). Measured under 50 clients
+ * (bench/load.bench.ts): RSS back to its pre-load level 15 s after the burst (glibc, even
+ * tuned, kept 30-50 MiB), idle RSS as with glibc, calls per second within the noise.
+ */
+/** Set by the re-exec beside the LD_PRELOAD it added, so the new process can drop both. */
+const PRELOADED = "MCP_AGENT_PRELOADED";
+
+/**
+ * In the re-executed daemon: the preload is in effect from exec on, so the variables go
+ * from its environment again, and Podman, conmon and runc (which the agent spawns) run
+ * with their own allocator as they would anywhere else. Returns the cleaned environment.
+ * Pure.
+ */
+export function withoutOwnPreload(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const lib = env[PRELOADED];
+  if (lib === undefined) return env;
+  const out = { ...env };
+  delete out[PRELOADED];
+  if (out.LD_PRELOAD === lib) delete out.LD_PRELOAD;
+  if (out.MALLOC_CONF === AGENT_MALLOC_CONF) delete out.MALLOC_CONF;
+  return out;
+}
+
+export const AGENT_MALLOC_CONF = "narenas:1,tcache:false,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
+/**
+ * The environment the daemon should run with, or undefined when it already has it. Pure;
+ * `exists` tells whether a file is there.
+ *
+ * - jemalloc is preloaded when the library is found (MCP_AGENT_JEMALLOC names it; "0"
+ *   turns this off) and LD_PRELOAD is not already set, with AGENT_MALLOC_CONF unless
+ *   MALLOC_CONF is set.
+ * - Otherwise glibc's malloc gets AGENT_GLIBC_TUNABLES unless GLIBC_TUNABLES or
+ *   MALLOC_ARENA_MAX is set. An operator's own choice always wins.
+ */
+export function agentEnvironment(
+  env: NodeJS.ProcessEnv,
+  exists: (path: string) => boolean = () => false,
+): NodeJS.ProcessEnv | undefined {
+  const named = env.MCP_AGENT_JEMALLOC;
+  if (env.LD_PRELOAD === undefined && named !== "0") {
+    const lib = named ? (exists(named) ? named : undefined) : JEMALLOC_PATHS.find(exists);
+    if (lib) {
+      return {
+        ...env,
+        LD_PRELOAD: lib,
+        ...(env.MALLOC_CONF === undefined ? { MALLOC_CONF: AGENT_MALLOC_CONF } : {}),
+        [PRELOADED]: lib,
+      };
+    }
+  }
+  if (env[PRELOADED] !== undefined || env.LD_PRELOAD?.includes("jemalloc")) return undefined;
   if (env.GLIBC_TUNABLES !== undefined || env.MALLOC_ARENA_MAX !== undefined) return undefined;
   return { ...env, GLIBC_TUNABLES: AGENT_GLIBC_TUNABLES };
 }
@@ -62,8 +121,16 @@ export function reexecWithNodeFlags(): void {
     .execve;
   if (typeof execve !== "function") return;
   const missing = missingNodeFlags(AGENT_NODE_FLAGS, process.execArgv, process.env.NODE_OPTIONS);
-  const env = agentEnvironment(process.env);
-  if (missing.length === 0 && env === undefined) return;
+  const env = agentEnvironment(process.env, existsSync);
+  if (missing.length === 0 && env === undefined) {
+    const clean = withoutOwnPreload(process.env);
+    if (clean !== process.env) {
+      for (const k of ["LD_PRELOAD", "MALLOC_CONF", PRELOADED]) {
+        if (!(k in clean)) delete process.env[k];
+      }
+    }
+    return;
+  }
   try {
     execve.call(
       process,

@@ -17,6 +17,8 @@ export const PODMAN_PACKAGES = [
   "slirp4netns",
   "fuse-overlayfs",
   "catatonit",
+  // The agent preloads jemalloc when it is there: its memory goes back down after a load.
+  "libjemalloc2",
 ] as const;
 
 /**
@@ -48,10 +50,10 @@ put() {
 
 # 1. packages
 missing=""
-for p in podman runc uidmap slirp4netns fuse-overlayfs catatonit; do
+for p in podman runc uidmap slirp4netns fuse-overlayfs catatonit libjemalloc2; do
   dpkg-query -W -f='\${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-if [ -z "$missing" ]; then say packages unchanged "podman runc uidmap slirp4netns fuse-overlayfs catatonit"
+if [ -z "$missing" ]; then say packages unchanged "podman runc uidmap slirp4netns fuse-overlayfs catatonit libjemalloc2"
 elif [ "$mode" = check ]; then say packages would-change "missing:$missing"
 else
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
