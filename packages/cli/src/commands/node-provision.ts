@@ -21,7 +21,10 @@ export interface NodeProvisionArgs {
 
 /** What provisioning does, in order, for --dry-run (the script in @mcp/fleet runs these). */
 export const PROVISION_STEPS: readonly [string, string][] = [
-  ["packages", "install podman runc uidmap slirp4netns fuse-overlayfs catatonit libjemalloc2 (missing ones)"],
+  [
+    "packages",
+    "install podman runc uidmap slirp4netns fuse-overlayfs catatonit libjemalloc2 (missing ones)",
+  ],
   ["user", "system user mcp, home <agent dir>"],
   ["subids", "/etc/subuid and /etc/subgid ranges for mcp"],
   ["linger", "loginctl enable-linger mcp"],
