@@ -139,9 +139,9 @@ describe("mcp-agent server re-executes itself with its Node flags", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "mcp-agent-memory-"));
     // Runs in every Node process image: the original and the re-executed one.
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the text is JavaScript for the child
     await writeFile(
       join(dir, "show.cjs"),
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the text is JavaScript for the child
       "process.stderr.write(`node pid=${process.pid} flags=${JSON.stringify(process.execArgv)} tunables=${process.env.GLIBC_TUNABLES} preload=${process.env.LD_PRELOAD} conf=${process.env.MALLOC_CONF} jemalloc=${require('fs').readFileSync('/proc/self/maps','utf8').includes('libjemalloc')}\\n`);\n",
     );
   });
