@@ -217,11 +217,11 @@ mode = "l4"
   await undeploy(name);
 
   const figures = [
-    { metric: "agent idle RSS after start", value: round(rssMb), unit: "MB", target: "< 80 MB" },
+    { metric: "agent idle RSS after start", value: round(rssMb), unit: "MiB", target: "< 80 MB" },
     {
       metric: "agent idle RSS after a first call (MCIAS and Podman clients loaded)",
       value: round(rssAfterCallMb),
-      unit: "MB",
+      unit: "MiB",
       target: "< 80 MB",
     },
     {
