@@ -60,7 +60,8 @@ const AGENT_MEANING: Record<string, string> = {
   "metacrypt.mount": "engine mount",
   "metacrypt.issuer": "issuer",
   "metacrypt.profile": "certificate profile",
-  "metacrypt.ttl": "certificate lifetime asked for; more than 30 days (renewal starts 30 days before expiry)",
+  "metacrypt.ttl":
+    "certificate lifetime asked for; more than 30 days (renewal starts 30 days before expiry)",
   "mcproxy.socket": "mc-proxy admin socket; empty: route steps are skipped",
   "mcproxy.listeners":
     'route port → listener name (`{"443" = "https"}`); a port without an entry uses `:<port>`',
