@@ -3,16 +3,10 @@
 // change: the plan still wins when the name is taken, a missing image is still pulled, and
 // every failure still leaves nothing behind.
 import { describe, expect, it } from "vitest";
-import { Engine, type EngineOptions } from "../src/deploy/engine.ts";
 import { LABEL_SERVICE, LABEL_SPEC_HASH } from "../src/deploy/plan.ts";
-import type { StepEvent } from "../src/deploy/steps.ts";
-import { HealthChecker } from "../src/health/checker.ts";
-import { ObservedState } from "../src/observed.ts";
 import type { Platform } from "../src/platform.ts";
 import type { ServiceDef } from "../src/spec.ts";
-import { openStore } from "../src/store/sqlite.ts";
-import { fakeClock } from "./helpers/clock.ts";
-import { FakeRuntime } from "./helpers/fake-runtime.ts";
+import { engineSetup } from "./helpers/engine.ts";
 
 const IMAGE = "reg.example/web:v1.0.0";
 
@@ -29,36 +23,8 @@ function def(mode: "l4" | "l7" = "l4"): ServiceDef {
   };
 }
 
-const options: EngineOptions = {
-  nodeName: "rift",
-  address: "10.0.0.5",
-  zone: "svc.example",
-  certsDir: "/certs",
-  listeners: {},
-  portRange: { low: 20000, high: 20010 },
-  historyKeep: 5,
-  stopTimeoutSeconds: 1,
-};
-
 function setup(platform: Platform = {}) {
-  const store = openStore(":memory:");
-  const runtime = new FakeRuntime();
-  runtime.images.add(IMAGE);
-  const observed = new ObservedState(runtime, store, 0);
-  const health = new HealthChecker({ runtime, prober: async () => ({ ok: true, message: "" }) });
-  const engine = new Engine({
-    store,
-    runtime,
-    observed,
-    platform,
-    options,
-    probe: async () => true,
-    health,
-    clock: fakeClock(),
-  });
-  const events: StepEvent[] = [];
-  const emit = (e: StepEvent) => events.push(e);
-  return { store, runtime, engine, events, emit };
+  return engineSetup(IMAGE, platform);
 }
 
 describe("first deploy of a service: containers start while the node is listed", () => {

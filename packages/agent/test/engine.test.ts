@@ -1,14 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { Engine, type EngineOptions } from "../src/deploy/engine.ts";
+import type { EngineOptions } from "../src/deploy/engine.ts";
 import type { StepEvent } from "../src/deploy/steps.ts";
 import { isAgentError } from "../src/errors.ts";
-import { HealthChecker } from "../src/health/checker.ts";
-import { ObservedState } from "../src/observed.ts";
 import type { Platform, RouteRegistration } from "../src/platform.ts";
 import type { ServiceDef } from "../src/spec.ts";
-import { openStore } from "../src/store/sqlite.ts";
-import { fakeClock } from "./helpers/clock.ts";
-import { FakeRuntime } from "./helpers/fake-runtime.ts";
+import { ENGINE_OPTIONS, engineSetup } from "./helpers/engine.ts";
 
 const IMAGE1 = "reg.example/web:v1.0.0";
 const IMAGE2 = "reg.example/web:v1.1.0";
@@ -34,37 +30,10 @@ function def(image = IMAGE1, extra: Partial<ServiceDef> = {}): ServiceDef {
   };
 }
 
-const options: EngineOptions = {
-  nodeName: "rift",
-  address: "10.0.0.5",
-  zone: "svc.example",
-  certsDir: "/certs",
-  listeners: { "443": "https" },
-  portRange: { low: 20000, high: 20010 },
-  historyKeep: 5,
-  stopTimeoutSeconds: 1,
-};
+const options: EngineOptions = { ...ENGINE_OPTIONS, listeners: { "443": "https" } };
 
 function setup(platform: Platform = {}) {
-  const store = openStore(":memory:");
-  const runtime = new FakeRuntime();
-  runtime.images.add(IMAGE1);
-  const observed = new ObservedState(runtime, store, 0);
-  // The fake runtime runs no processes: health probes answer as a passing check would.
-  const health = new HealthChecker({ runtime, prober: async () => ({ ok: true, message: "" }) });
-  const engine = new Engine({
-    store,
-    runtime,
-    observed,
-    platform,
-    options,
-    probe: async () => true,
-    health,
-    clock: fakeClock(),
-  });
-  const events: StepEvent[] = [];
-  const emit = (e: StepEvent) => events.push(e);
-  return { store, runtime, engine, events, emit };
+  return engineSetup(IMAGE1, platform, options);
 }
 
 const finals = (events: StepEvent[]) => events.filter((e) => e.status !== "started");

@@ -802,6 +802,17 @@ export class Engine {
             version: imageTag(c.image),
             specHash: hash(i),
           }));
+        // The desired state as this deploy stores it, with each component's spec hash.
+        const putDesired = (hash: (i: number) => string) =>
+          store.putService({
+            name: def.name,
+            spec: def,
+            sourceToml,
+            active: true,
+            version: serviceVersion(def),
+            specHash,
+            components: storedComponents(hash),
+          });
         steps.push({
           name: "store-spec",
           do: async () => {
@@ -809,15 +820,7 @@ export class Engine {
             if (startEarly) {
               // Stored before any container exists: a crash from here on is settled by
               // deploying the stored definition again, never leaves an unknown container.
-              store.putService({
-                name: def.name,
-                spec: def,
-                sourceToml,
-                active: true,
-                version: serviceVersion(def),
-                specHash,
-                components: storedComponents((i) => specs[i]?.labels[LABEL_SPEC_HASH] ?? ""),
-              });
+              putDesired((i) => specs[i]?.labels[LABEL_SPEC_HASH] ?? "");
               for (const [i, c] of (def.components ?? []).entries()) {
                 const spec = specs[i];
                 if (!spec) continue;
@@ -909,15 +912,7 @@ export class Engine {
             ) {
               return unchanged();
             }
-            store.putService({
-              name: def.name,
-              spec: def,
-              sourceToml,
-              active: true,
-              version: serviceVersion(def),
-              specHash,
-              components: storedComponents(storedHash),
-            });
+            putDesired(storedHash);
             return done(previous ? "updated" : "new service");
           },
           undo: async () => {
