@@ -10,20 +10,22 @@
 // Needs the sim (MCIAS only), rootless Podman as user mcp and the testkit image.
 // Run as root: . ./env.sh && pnpm turbo run build --filter @mcp/agent... && node bench/agent-deploy.bench.ts
 
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { AgentService } from "@mcp/proto/agent/v1";
-import { ensureLocalCa, issueServerCert, MciasStore, silentLogger, startSim } from "@mcp/sim";
-import { freePort, setupPodman } from "@mcp/testkit";
+import { silentLogger, startSim } from "@mcp/sim";
+import { setupPodman } from "@mcp/testkit";
+import {
+  agentClient,
+  agentConfig,
+  agentCredentials,
+  spawnAgent,
+  waitHealthy,
+} from "./lib/agent.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.join(here, "../packages/agent/dist/bin.js");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 
 const median = (xs: number[]) => {
@@ -37,84 +39,17 @@ const simDir = path.join(dir, "sim");
 const sim = await startSim({ dir: simDir, only: ["mcias"], log: silentLogger });
 const podman = await setupPodman();
 let agentPid: number | undefined;
-let agentProc: ReturnType<typeof import("node:child_process").spawn> | undefined;
+let agentProc: ChildProcess | undefined;
 
 try {
-  const ca = await ensureLocalCa(simDir);
-  const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
-  await writeFile(path.join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
-  await writeFile(path.join(dir, "agent.key"), leaf.key, { mode: 0o600 });
-  const token = (await new MciasStore(path.join(simDir, "mcias")).issueToken("admin", 3_600_000))
-    .token;
-  const port = await freePort();
+  const { ca, token, port } = await agentCredentials(dir, simDir);
   const portLow = 50000 + Math.floor(Math.random() * 50) * 100;
-  const mcias = sim.endpoints.mcias;
-  const config = `[server]
-grpc_addr = "127.0.0.1:${port}"
-tls_cert = "${dir}/agent.pem"
-tls_key = "${dir}/agent.key"
-[database]
-path = "${dir}/mcp.db"
-[mcias]
-server_url = "${mcias?.url}"
-ca_cert = "${mcias?.caFile}"
-[agent]
-node_name = "bench"
-[ports]
-range = "${portLow}-${portLow + 99}"
-[podman]
-run_as = "mcp"
-stop_timeout = "1s"
-[log]
-level = "warn"
-`;
-  await writeFile(path.join(dir, "mcp-agent.toml"), config);
-
-  const { spawn } = await import("node:child_process");
-  agentProc = spawn(
-    process.execPath,
-    [BIN, "server", "--config", path.join(dir, "mcp-agent.toml")],
-    {
-      stdio: ["ignore", "ignore", "inherit"],
-    },
-  );
+  const configFile = path.join(dir, "mcp-agent.toml");
+  await writeFile(configFile, agentConfig({ dir, port, sim, ports: { low: portLow, count: 100 } }));
+  agentProc = spawnAgent(configFile);
   agentPid = agentProc.pid;
-
-  const client = createClient(
-    AgentService,
-    createGrpcTransport({
-      baseUrl: `https://127.0.0.1:${port}`,
-      nodeOptions: { ca: ca.cert },
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${token}`);
-          return next(req);
-        },
-      ],
-    }),
-  );
-  // Up when /healthz answers (no token, loads nothing lazy).
-  const healthz = () =>
-    new Promise<number>((resolve, reject) => {
-      const session = http2.connect(`https://127.0.0.1:${port}`, { ca: ca.cert });
-      session.on("error", reject);
-      const req = session.request({ ":path": "/healthz" });
-      req.on("response", (h) => {
-        session.close();
-        resolve(Number(h[":status"]));
-      });
-      req.on("error", reject);
-      req.end();
-    });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      if ((await healthz()) === 200) break;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const client = agentClient(port, ca.cert, token);
+  await waitHealthy(port, ca.cert);
   const rss = async () => {
     const status = await readFile(`/proc/${agentPid}/status`, "utf8");
     return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;

@@ -15,17 +15,16 @@
 // Run as root: . ./env.sh && pnpm turbo run build --filter @mcp/agent... --filter @mcp/cli...
 //   && node bench/cli-ps.bench.ts
 
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import http2 from "node:http2";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureLocalCa, issueServerCert, MciasStore, silentLogger, startSim } from "@mcp/sim";
-import { freePort, setupPodman } from "@mcp/testkit";
+import { silentLogger, startSim } from "@mcp/sim";
+import { setupPodman } from "@mcp/testkit";
+import { agentConfig, agentCredentials, spawnAgent, waitHealthy } from "./lib/agent.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const AGENT = path.join(here, "../packages/agent/dist/bin.js");
 const CLI = path.join(here, "../packages/cli/dist/bin.js");
 const CONTAINERS = 100;
 const WARMUP = 3;
@@ -89,41 +88,14 @@ const dir = await mkdtemp(path.join(tmpdir(), "mcp-bench-cli-ps-"));
 const simDir = path.join(dir, "sim");
 const sim = await startSim({ dir: simDir, only: ["mcias"], log: silentLogger });
 const podman = await setupPodman();
-let agentProc: ReturnType<typeof spawn> | undefined;
+let agentProc: ChildProcess | undefined;
 
 try {
-  const ca = await ensureLocalCa(simDir);
-  const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
-  await writeFile(path.join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
-  await writeFile(path.join(dir, "agent.key"), leaf.key, { mode: 0o600 });
+  const { ca, token, port } = await agentCredentials(dir, simDir);
   await writeFile(path.join(dir, "ca.pem"), ca.cert);
-  const token = (await new MciasStore(path.join(simDir, "mcias")).issueToken("admin", 3_600_000))
-    .token;
-  const port = await freePort();
   const portLow = 52000 + Math.floor(Math.random() * 50) * 100;
-  const mcias = sim.endpoints.mcias;
-  await writeFile(
-    path.join(dir, "mcp-agent.toml"),
-    `[server]
-grpc_addr = "127.0.0.1:${port}"
-tls_cert = "${dir}/agent.pem"
-tls_key = "${dir}/agent.key"
-[database]
-path = "${dir}/mcp.db"
-[mcias]
-server_url = "${mcias?.url}"
-ca_cert = "${mcias?.caFile}"
-[agent]
-node_name = "bench"
-[ports]
-range = "${portLow}-${portLow + 99}"
-[podman]
-run_as = "mcp"
-stop_timeout = "1s"
-[log]
-level = "warn"
-`,
-  );
+  const configFile = path.join(dir, "mcp-agent.toml");
+  await writeFile(configFile, agentConfig({ dir, port, sim, ports: { low: portLow, count: 100 } }));
 
   // The containers: labelled as components of 100 services, created 8 at a time.
   const names = Array.from({ length: CONTAINERS }, (_, i) => podman.name(`ps${i}-web`));
@@ -143,28 +115,8 @@ level = "warn"
     );
   }
 
-  agentProc = spawn(
-    process.execPath,
-    [AGENT, "server", "--config", path.join(dir, "mcp-agent.toml")],
-    { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env } },
-  );
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = http2.connect(`https://127.0.0.1:${port}`, { ca: ca.cert });
-      s.on("error", () => resolve(false));
-      const r = s.request({ ":path": "/healthz" });
-      r.on("response", (h) => {
-        resolve(h[":status"] === 200);
-        s.close();
-      });
-      r.on("error", () => resolve(false));
-      r.end();
-    });
-    if (up) break;
-    if (Date.now() > deadline) throw new Error("agent did not come up");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  agentProc = spawnAgent(configFile);
+  await waitHealthy(port, ca.cert);
 
   await writeFile(
     path.join(dir, "mcp.toml"),

@@ -15,17 +15,20 @@
 // Needs the sim (MCIAS only), rootless Podman as user mcp and the testkit image.
 // Run as root: . ./env.sh && pnpm turbo run build --filter @mcp/agent... && node bench/load.bench.ts
 
-import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
-import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { AgentService } from "@mcp/proto/agent/v1";
-import { ensureLocalCa, issueServerCert, MciasStore, silentLogger, startSim } from "@mcp/sim";
-import { freePort, setupPodman } from "@mcp/testkit";
+import { silentLogger, startSim } from "@mcp/sim";
+import { setupPodman } from "@mcp/testkit";
+import {
+  agentClient,
+  agentConfig,
+  agentCredentials,
+  spawnAgent,
+  waitHealthy,
+} from "./lib/agent.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BIN = process.env.BENCH_AGENT_BIN ?? path.join(here, "../packages/agent/dist/bin.js");
@@ -76,93 +79,25 @@ const dir = await mkdtemp(path.join(tmpdir(), "mcp-bench-load-"));
 const simDir = path.join(dir, "sim");
 const sim = await startSim({ dir: simDir, only: ["mcias"], log: silentLogger });
 const podman = await setupPodman();
-let agentProc: ReturnType<typeof spawn> | undefined;
+let agentProc: ChildProcess | undefined;
 
 try {
-  const ca = await ensureLocalCa(simDir);
-  const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
-  await writeFile(path.join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
-  await writeFile(path.join(dir, "agent.key"), leaf.key, { mode: 0o600 });
-  const token = (await new MciasStore(path.join(simDir, "mcias")).issueToken("admin", 3_600_000))
-    .token;
-  const port = await freePort();
+  const { ca, token, port } = await agentCredentials(dir, simDir);
   const portLow = 52000 + Math.floor(Math.random() * 50) * 100;
-  const mcias = sim.endpoints.mcias;
-  await writeFile(
-    path.join(dir, "mcp-agent.toml"),
-    `[server]
-grpc_addr = "127.0.0.1:${port}"
-tls_cert = "${dir}/agent.pem"
-tls_key = "${dir}/agent.key"
-[database]
-path = "${dir}/mcp.db"
-[mcias]
-server_url = "${mcias?.url}"
-ca_cert = "${mcias?.caFile}"
-[agent]
-node_name = "bench"
-[ports]
-range = "${portLow}-${portLow + 99}"
-[podman]
-run_as = "mcp"
-stop_timeout = "1s"
-[log]
-level = "warn"
-`,
-  );
+  const configFile = path.join(dir, "mcp-agent.toml");
+  await writeFile(configFile, agentConfig({ dir, port, sim, ports: { low: portLow, count: 100 } }));
   const probeOut = path.join(dir, "memprobe.json");
-  agentProc = spawn(
-    process.execPath,
-    [
-      "--expose-gc",
-      "--import",
-      path.join(here, "memprobe.mjs"),
-      ...AGENT_FLAGS,
-      BIN,
-      "server",
-      "--config",
-      path.join(dir, "mcp-agent.toml"),
-    ],
-    {
-      stdio: ["ignore", "ignore", "inherit"],
-      env: { ...process.env, MCP_MEMPROBE_OUT: probeOut },
-    },
-  );
+  agentProc = spawnAgent(configFile, {
+    nodeArgs: ["--expose-gc", "--import", path.join(here, "memprobe.mjs"), ...AGENT_FLAGS],
+    bin: BIN,
+    env: { ...process.env, MCP_MEMPROBE_OUT: probeOut },
+  });
   const agentPid = agentProc.pid ?? 0;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = http2.connect(`https://127.0.0.1:${port}`, { ca: ca.cert });
-      s.on("error", () => resolve(false));
-      const r = s.request({ ":path": "/healthz" });
-      r.on("response", (h) => {
-        resolve(h[":status"] === 200);
-        s.close();
-      });
-      r.on("error", () => resolve(false));
-      r.end();
-    });
-    if (up) break;
-    if (Date.now() > deadline) throw new Error("agent did not come up");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitHealthy(port, ca.cert);
   // Load clients hang up 2 s after their last call, as CLIs do when they exit: the figures
   // after the load are then the agent's own, not 50 open TLS/HTTP/2 sessions' buffers.
   const clientWith = (idleConnectionTimeoutMs?: number) =>
-    createClient(
-      AgentService,
-      createGrpcTransport({
-        ...(idleConnectionTimeoutMs ? { idleConnectionTimeoutMs } : {}),
-        baseUrl: `https://127.0.0.1:${port}`,
-        nodeOptions: { ca: ca.cert },
-        interceptors: [
-          (next) => (req) => {
-            req.header.set("authorization", `Bearer ${token}`);
-            return next(req);
-          },
-        ],
-      }),
-    );
+    agentClient(port, ca.cert, token, idleConnectionTimeoutMs);
   const admin = clientWith();
   const drain = async <T>(it: AsyncIterable<T>) => {
     const out: T[] = [];

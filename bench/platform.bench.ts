@@ -13,19 +13,23 @@
 //      as they are (one list call each).
 // Run as root: . ./env.sh && pnpm turbo run build --filter @mcp/agent... && node bench/platform.bench.ts
 
-import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { AgentService, StepStatus } from "@mcp/proto/agent/v1";
-import { ensureLocalCa, issueServerCert, MciasStore, silentLogger, startSim } from "@mcp/sim";
-import { freePort, setupPodman } from "@mcp/testkit";
+import { StepStatus } from "@mcp/proto/agent/v1";
+import { silentLogger, startSim } from "@mcp/sim";
+import { setupPodman } from "@mcp/testkit";
+import {
+  agentClient,
+  agentConfig,
+  agentCredentials,
+  spawnAgent,
+  waitHealthy,
+} from "./lib/agent.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.join(here, "../packages/agent/dist/bin.js");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const ZONE = "svc.mcp.metacircular.net";
 
@@ -39,38 +43,21 @@ const dir = await mkdtemp(path.join(tmpdir(), "mcp-bench-platform-"));
 const simDir = path.join(dir, "sim");
 const sim = await startSim({ dir: simDir, log: silentLogger });
 const podman = await setupPodman();
-let agentProc: ReturnType<typeof spawn> | undefined;
+let agentProc: ChildProcess | undefined;
 
 try {
-  const ca = await ensureLocalCa(simDir);
-  const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
-  await writeFile(path.join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
-  await writeFile(path.join(dir, "agent.key"), leaf.key, { mode: 0o600 });
-  const token = (await new MciasStore(path.join(simDir, "mcias")).issueToken("admin", 3_600_000))
-    .token;
-  const port = await freePort();
+  const { ca, token, port } = await agentCredentials(dir, simDir);
   const portLow = 45000 + Math.floor(Math.random() * 50) * 100;
-  const { mcias, metacrypt, mcproxy, mcns } = sim.endpoints;
-  const config = `[server]
-grpc_addr = "127.0.0.1:${port}"
-tls_cert = "${dir}/agent.pem"
-tls_key = "${dir}/agent.key"
-[database]
-path = "${dir}/mcp.db"
-[mcias]
-server_url = "${mcias?.url}"
-ca_cert = "${mcias?.caFile}"
-[agent]
-node_name = "bench"
-address = "127.0.0.1"
-[ports]
-range = "${portLow}-${portLow + 99}"
-[podman]
-run_as = "mcp"
-stop_timeout = "1s"
-[log]
-level = "warn"
-[metacrypt]
+  const { metacrypt, mcproxy, mcns } = sim.endpoints;
+  const configFile = path.join(dir, "mcp-agent.toml");
+  await writeFile(
+    configFile,
+    agentConfig({
+      dir,
+      port,
+      sim,
+      ports: { low: portLow, count: 100 },
+      extra: `[metacrypt]
 server_url = "${metacrypt?.url}"
 ca_cert = "${metacrypt?.caFile}"
 token_file = "${metacrypt?.extra?.tokenFile}"
@@ -83,37 +70,14 @@ token_file = "${mcns?.extra?.tokenFile}"
 zone = "${ZONE}"
 [certs]
 dir = "${dir}/certs"
-`;
-  await writeFile(path.join(dir, "mcp-agent.toml"), config);
-  agentProc = spawn(
-    process.execPath,
-    [BIN, "server", "--config", path.join(dir, "mcp-agent.toml")],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
-
-  const client = createClient(
-    AgentService,
-    createGrpcTransport({
-      baseUrl: `https://127.0.0.1:${port}`,
-      nodeOptions: { ca: ca.cert },
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${token}`);
-          return next(req);
-        },
-      ],
+`,
     }),
   );
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      await client.nodeInfo({});
-      break;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  agentProc = spawnAgent(configFile);
+  const client = agentClient(port, ca.cert, token);
+  await waitHealthy(port, ca.cert);
+  // One authenticated call first, so MCIAS's client is warm before anything is timed.
+  await client.nodeInfo({});
 
   const toml = (name: string) => `name = "${name}"
 node = "bench"

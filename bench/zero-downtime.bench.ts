@@ -12,22 +12,24 @@
 // testkit image. Run as root:
 //   . ./env.sh && pnpm turbo run build --filter @mcp/agent... && node bench/zero-downtime.bench.ts
 
-import { execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
-import http2 from "node:http2";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { AgentService } from "@mcp/proto/agent/v1";
-import { ensureLocalCa, issueServerCert, MciasStore, silentLogger, startSim } from "@mcp/sim";
-import { freePort, setupPodman } from "@mcp/testkit";
+import { silentLogger, startSim } from "@mcp/sim";
+import { setupPodman } from "@mcp/testkit";
+import {
+  agentClient,
+  agentConfig,
+  agentCredentials,
+  spawnAgent,
+  waitHealthy,
+} from "./lib/agent.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.join(here, "../packages/agent/dist/bin.js");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ZONE = "svc.mcp.metacircular.net";
 
@@ -42,37 +44,21 @@ const dir = await mkdtemp(path.join(tmpdir(), "mcp-bench-zdt-"));
 const simDir = path.join(dir, "sim");
 const sim = await startSim({ dir: simDir, log: silentLogger });
 const podman = await setupPodman();
-let agentProc: ReturnType<typeof spawn> | undefined;
+let agentProc: ChildProcess | undefined;
 
 try {
-  const ca = await ensureLocalCa(simDir);
-  const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
-  await writeFile(path.join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
-  await writeFile(path.join(dir, "agent.key"), leaf.key, { mode: 0o600 });
-  const token = (await new MciasStore(path.join(simDir, "mcias")).issueToken("admin", 3_600_000))
-    .token;
-  const port = await freePort();
+  const { ca, token, port } = await agentCredentials(dir, simDir);
   const portLow = 52000 + Math.floor(Math.random() * 50) * 100;
-  const { mcias, metacrypt: mc, mcns: ns, mcproxy } = sim.endpoints;
+  const { metacrypt: mc, mcns: ns, mcproxy } = sim.endpoints;
+  const configFile = path.join(dir, "mcp-agent.toml");
   await writeFile(
-    path.join(dir, "mcp-agent.toml"),
-    `[server]
-grpc_addr = "127.0.0.1:${port}"
-tls_cert = "${dir}/agent.pem"
-tls_key = "${dir}/agent.key"
-[database]
-path = "${dir}/mcp.db"
-[mcias]
-server_url = "${mcias?.url}"
-ca_cert = "${mcias?.caFile}"
-[agent]
-node_name = "bench"
-[ports]
-range = "${portLow}-${portLow + 89}"
-[podman]
-run_as = "mcp"
-stop_timeout = "1s"
-[deploy]
+    configFile,
+    agentConfig({
+      dir,
+      port,
+      sim,
+      ports: { low: portLow, count: 90 },
+      extra: `[deploy]
 drain = "1s"
 [metacrypt]
 server_url = "${mc?.url}"
@@ -87,51 +73,12 @@ token_file = "${ns?.extra?.tokenFile}"
 zone = "${ZONE}"
 [certs]
 dir = "${dir}/certs"
-[log]
-level = "warn"
 `,
-  );
-  agentProc = spawn(
-    process.execPath,
-    [BIN, "server", "--config", path.join(dir, "mcp-agent.toml")],
-    {
-      stdio: ["ignore", "ignore", "inherit"],
-    },
-  );
-  const client = createClient(
-    AgentService,
-    createGrpcTransport({
-      baseUrl: `https://127.0.0.1:${port}`,
-      nodeOptions: { ca: ca.cert },
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${token}`);
-          return next(req);
-        },
-      ],
     }),
   );
-  const healthz = () =>
-    new Promise<number>((resolve, reject) => {
-      const session = http2.connect(`https://127.0.0.1:${port}`, { ca: ca.cert });
-      session.on("error", reject);
-      const req = session.request({ ":path": "/healthz" });
-      req.on("response", (h) => {
-        session.close();
-        resolve(Number(h[":status"]));
-      });
-      req.on("error", reject);
-      req.end();
-    });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      if ((await healthz()) === 200) break;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-    }
-    await sleep(100);
-  }
+  agentProc = spawnAgent(configFile);
+  const client = agentClient(port, ca.cert, token);
+  await waitHealthy(port, ca.cert);
 
   const metacryptCa = await readFile(mc?.caFile ?? "", "utf8");
   const [pHost, pPort] = String(mcproxy?.extra?.[":443"]).split(":");
