@@ -19,15 +19,14 @@
 
 import { execFile, spawnSync } from "node:child_process";
 import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureLocalCa, issueServerCert, MciasStore, silentLogger, startSim } from "@mcp/sim";
-import { freePort, setupPodman, startRegistry } from "@mcp/testkit";
+import { silentLogger, startSim } from "@mcp/sim";
+import { setupPodman, startRegistry } from "@mcp/testkit";
+import { agentConfig, agentCredentials, spawnAgent, waitHealthy } from "./lib/agent.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const AGENT = path.join(here, "../packages/agent/dist/bin.js");
 const CLI = path.join(here, "../packages/cli/dist/bin.js");
 // mcp sync rounds are cheap; each podman-compose no-op takes about a minute (below).
 const MCP_ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -83,59 +82,20 @@ try {
   const names = (tool: string) => Array.from({ length: N }, (_, i) => podman.name(`${tool}${i}`));
 
   // --- mcp: a real agent and the bundled CLI ---
-  const ca = await ensureLocalCa(simDir);
-  const leaf = await issueServerCert(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
-  await writeFile(path.join(dir, "agent.pem"), leaf.cert, { mode: 0o600 });
-  await writeFile(path.join(dir, "agent.key"), leaf.key, { mode: 0o600 });
-  const token = (await new MciasStore(path.join(simDir, "mcias")).issueToken("admin", 3_600_000))
-    .token;
-  const port = await freePort();
+  const { ca, token, port } = await agentCredentials(dir, simDir);
+  const configFile = path.join(dir, "mcp-agent.toml");
   await writeFile(
-    path.join(dir, "mcp-agent.toml"),
-    `[server]
-grpc_addr = "127.0.0.1:${port}"
-tls_cert = "${dir}/agent.pem"
-tls_key = "${dir}/agent.key"
-[database]
-path = "${dir}/state/mcp.db"
-[mcias]
-server_url = "${sim.endpoints.mcias?.url}"
-ca_cert = "${sim.endpoints.mcias?.caFile}"
-[agent]
-node_name = "bench"
-[podman]
-run_as = "mcp"
-stop_timeout = "1s"
-[registry]
-tls_verify = false
-[log]
-level = "warn"
-`,
+    configFile,
+    agentConfig({
+      dir,
+      port,
+      sim,
+      dbPath: `${dir}/state/mcp.db`,
+      extra: "[registry]\ntls_verify = false\n",
+    }),
   );
-  const { spawn } = await import("node:child_process");
-  agentProc = spawn(process.execPath, [AGENT, "server", "--config", `${dir}/mcp-agent.toml`], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const healthz = () =>
-    new Promise<number>((resolve, reject) => {
-      const session = http2.connect(`https://127.0.0.1:${port}`, { ca: ca.cert });
-      session.on("error", reject);
-      const req = session.request({ ":path": "/healthz" });
-      req.on("response", (h) => {
-        session.close();
-        resolve(Number(h[":status"]));
-      });
-      req.on("error", reject);
-      req.end();
-    });
-  for (const deadline = Date.now() + 15_000; ; ) {
-    try {
-      if ((await healthz()) === 200) break;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  agentProc = spawnAgent(configFile);
+  await waitHealthy(port, ca.cert);
   const op = path.join(dir, "op");
   await mkdir(path.join(op, "services"), { recursive: true });
   await writeFile(
