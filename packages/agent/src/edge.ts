@@ -59,16 +59,33 @@ export function edgeCertName(hostname: string): string {
 }
 
 /**
+ * The (listener, hostname) an edge route is kept under: the listener named, or else the one
+ * the config maps the port to (`:<port>` by default). With a listener named, port 0 means
+ * "not known". Pure; bad input throws InvalidArgumentError naming the field.
+ */
+export function edgeKey(
+  req: { port: number; hostname: string; listener?: string | undefined },
+  listeners: Record<string, string>,
+): { listener: string; hostname: string } {
+  const named = req.listener ?? "";
+  if (named === "" || req.port !== 0) checkPort(req.port, "port");
+  const hostname = req.hostname.toLowerCase();
+  if (!HOSTNAME.test(hostname)) {
+    throw new InvalidArgumentError(`hostname "${req.hostname}" is not a DNS name`);
+  }
+  if (named !== "" && !LISTENER.test(named)) {
+    throw new InvalidArgumentError(`listener "${named}" is not a listener name`);
+  }
+  return { listener: named || (listeners[String(req.port)] ?? `:${req.port}`), hostname };
+}
+
+/**
  * The stored edge route a request stands for, on the listener the edge agent's config maps
  * the port to (`:<port>` by default). Pure; bad input throws InvalidArgumentError naming
  * the field.
  */
 export function edgeRoute(req: EdgeRouteRequest, listeners: Record<string, string>): EdgeRouteRow {
-  const port = checkPort(req.port, "port");
-  const hostname = req.hostname.toLowerCase();
-  if (!HOSTNAME.test(hostname)) {
-    throw new InvalidArgumentError(`hostname "${req.hostname}" is not a DNS name`);
-  }
+  const { listener, hostname } = edgeKey(req, listeners);
   const colon = req.backend.lastIndexOf(":");
   const host = colon > 0 ? req.backend.slice(0, colon) : "";
   if (!BACKEND_HOST.test(host) || !/^\d+$/.test(req.backend.slice(colon + 1))) {
@@ -80,7 +97,7 @@ export function edgeRoute(req: EdgeRouteRequest, listeners: Record<string, strin
   if (!LABEL.test(service)) throw new InvalidArgumentError(`service "${service}" is not a name`);
   if (!LABEL.test(node)) throw new InvalidArgumentError(`node "${node}" is not a name`);
   return {
-    listener: listeners[String(port)] ?? `:${port}`,
+    listener,
     hostname,
     backend: req.backend,
     mode: req.mode === "l7" ? "l7" : "l4",
@@ -203,15 +220,7 @@ export async function removeEdgeRoute(
   ctx: EdgeContext,
   req: { port: number; hostname: string; listener?: string | undefined },
 ): Promise<{ listener: string; removed: boolean }> {
-  const listener = req.listener ?? "";
-  if (listener !== "" && !LISTENER.test(listener)) {
-    throw new InvalidArgumentError(`listener "${listener}" is not a listener name`);
-  }
-  const port = listener !== "" && req.port === 0 ? 1 : req.port;
-  const row = edgeRoute(
-    { port, hostname: req.hostname, backend: "127.0.0.1:1", mode: "l4" },
-    listener !== "" ? { [String(port)]: listener } : ctx.listeners,
-  );
+  const row = edgeKey(req, ctx.listeners);
   const routes = requireEdge(ctx);
   const before = ctx.store.getEdgeRoute(row.listener, row.hostname);
   await routes.remove(row.listener, row.hostname);
