@@ -84,6 +84,50 @@ export function edgeRoutesFor(
 }
 
 /**
+ * What registering on the edges looks up, once per command: a compute node's address, and
+ * the routes an edge carried when the command began. One service's additions and removals
+ * never touch another's routes, so a `sync` of many services lists each edge once.
+ */
+export interface EdgeLookups {
+  address(compute: NodeConfig): Promise<string>;
+  carried(
+    edge: NodeConfig,
+  ): Promise<{ listener: string; hostname: string; service: string; node: string }[]>;
+}
+
+export function edgeLookups(ctx: Context): EdgeLookups {
+  const addresses = new Map<string, Promise<string>>();
+  const carried = new Map<string, ReturnType<EdgeLookups["carried"]>>();
+  const once = <T>(m: Map<string, Promise<T>>, key: string, f: () => Promise<T>) => {
+    let p = m.get(key);
+    if (!p) {
+      p = f();
+      m.set(key, p);
+    }
+    return p;
+  };
+  return {
+    address: (compute) =>
+      once(
+        addresses,
+        compute.name,
+        async () => (await callNode(ctx, compute, (c, o) => c.nodeInfo({}, o))).address,
+      ),
+    carried: (edge) =>
+      once(carried, edge.name, async () =>
+        (await callNode(ctx, edge, (c, o) => c.listRoutes({}, o))).listeners.flatMap((l) =>
+          l.routes.map((r) => ({
+            listener: l.address,
+            hostname: r.hostname,
+            service: r.service,
+            node: r.node,
+          })),
+        ),
+      ),
+  };
+}
+
+/**
  * After a deploy to a compute node: puts the service's public routes on every edge node of
  * mcp.toml (AddEdgeRoute), backend = the compute node's address (its NodeInfo) and host
  * port. Returns what each edge did, and a line per route the deploy result could not place.
@@ -94,11 +138,12 @@ export async function registerOnEdges(
   compute: NodeConfig,
   def: ServiceDef,
   ports: Record<string, number>,
+  lookups: EdgeLookups = edgeLookups(ctx),
 ): Promise<{ outcomes: (EdgeOutcome | EdgeRemoval)[]; skipped: string[] }> {
   const edges = edgeNodes(config).filter((n) => n.name !== compute.name);
   if (edges.length === 0) return { outcomes: [], skipped: [] };
   const { routes, skipped } = hasPublicRoutes(def)
-    ? edgeRoutesFor(def, ports, (await callNode(ctx, compute, (c, o) => c.nodeInfo({}, o))).address)
+    ? edgeRoutesFor(def, ports, await lookups.address(compute))
     : { routes: [], skipped: [] };
   const outcomes: (EdgeOutcome | EdgeRemoval)[] = [];
   for (const edge of edges) {
@@ -127,7 +172,7 @@ export async function registerOnEdges(
         certificate: res.certificate,
       });
     }
-    outcomes.push(...added, ...(await pruneEdge(ctx, edge, compute, def, added)));
+    outcomes.push(...added, ...(await pruneEdge(ctx, lookups, edge, compute, def, added)));
   }
   return { outcomes, skipped: skipped.map((s) => `edge: skipped ${s}`) };
 }
@@ -154,16 +199,14 @@ export function staleEdgeRoutes(
 
 async function pruneEdge(
   ctx: Context,
+  lookups: EdgeLookups,
   edge: NodeConfig,
   compute: NodeConfig,
   def: ServiceDef,
   added: readonly EdgeOutcome[],
 ): Promise<EdgeRemoval[]> {
-  const listed = await callNode(ctx, edge, (c, o) => c.listRoutes({}, o));
-  const carried = listed.listeners.flatMap((l) =>
-    l.routes
-      .filter((r) => r.service === def.name && r.node === compute.name)
-      .map((r) => ({ listener: l.address, hostname: r.hostname })),
+  const carried = (await lookups.carried(edge)).filter(
+    (r) => r.service === def.name && r.node === compute.name,
   );
   const out: EdgeRemoval[] = [];
   for (const r of staleEdgeRoutes(carried, def, added)) {
@@ -209,6 +252,7 @@ export async function registerSyncedOnEdges(
   const skipped: string[] = [];
   const errors: CliError[] = [];
   if (edgeNodes(config).length === 0) return { outcomes, skipped, errors };
+  const lookups = edgeLookups(ctx);
   for (const { node, def } of synced) {
     try {
       // A service without public routes still gets its edges pruned of what it had.
@@ -219,7 +263,7 @@ export async function registerSyncedOnEdges(
         );
         for (const c of status.components) Object.assign(ports, c.ports);
       }
-      const r = await registerOnEdges(ctx, config, node, def, ports);
+      const r = await registerOnEdges(ctx, config, node, def, ports, lookups);
       outcomes.push(...r.outcomes);
       skipped.push(...r.skipped);
     } catch (e) {
